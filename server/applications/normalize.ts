@@ -1,0 +1,142 @@
+import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import { invalid, type Normalized, valid } from '../shared/result.ts';
+
+export const NAME_MAX_LENGTH = 200;
+export const EMAIL_MAX_LENGTH = 254;
+export const DOCUMENT_NUMBER_MAX_LENGTH = 40;
+export const IMAGE_URL_MAX_LENGTH = 2048;
+export const EXTERNAL_REFERENCE_MAX_LENGTH = 128;
+
+const codePoint = (char: string) =>
+  `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
+
+/**
+ * Characters a personal name may hold besides letters and combining marks: spaces,
+ * apostrophes (U+0027, U+2019, U+02BC), the middle dots of Catalan and Japanese (U+00B7,
+ * U+30FB), hyphens (U+002D, U+2010), periods and commas for initials and suffixes, and the
+ * zero-width (non-)joiners that Indic and Persian spellings need. The Hawaiian okina
+ * (U+02BB) is a letter (category Lm).
+ */
+const NAME_ALLOWED = /^[\p{L}\p{M} '\u2019\u02BC\u00B7\u30FB.,\u002D\u2010\u200C\u200D]+$/u;
+const NAME_CHAR_ALLOWED = /[\p{L}\p{M} '\u2019\u02BC\u00B7\u30FB.,\u002D\u2010\u200C\u200D]/u;
+
+/** Normalises a personal name: NFC, trimmed, runs of whitespace collapsed to one space. */
+export function normalizeName(input: string): Normalized<string> {
+  const controls = input.match(/[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u);
+  if (controls) return invalid(`must not contain control characters (found ${codePoint(controls[0])})`);
+
+  const name = input.normalize('NFC').trim().replace(/\s+/gu, ' ');
+  if (name.length === 0) return invalid('must not be empty');
+  if (name.length > NAME_MAX_LENGTH) {
+    return invalid(`must be at most ${NAME_MAX_LENGTH} characters (got ${name.length})`);
+  }
+  if (!NAME_ALLOWED.test(name)) {
+    const bad = [...name].find((char) => !NAME_CHAR_ALLOWED.test(char)) ?? '';
+    return invalid(`contains a character not used in names: "${bad}" (${codePoint(bad)})`);
+  }
+  if (!/\p{L}/u.test(name)) return invalid('must contain at least one letter');
+  return valid(name);
+}
+
+/**
+ * Email as stored (local part as typed, domain lower-cased) and its lookup form (all
+ * lower-cased) used to compare addresses case-insensitively.
+ */
+export interface NormalizedEmail {
+  address: string;
+  lookup: string;
+}
+
+const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
+const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+
+export function normalizeEmail(input: string): Normalized<NormalizedEmail> {
+  const trimmed = input.normalize('NFC').trim();
+  if (trimmed.length === 0) return invalid('must not be empty');
+  if (trimmed.length > EMAIL_MAX_LENGTH) {
+    return invalid(`must be at most ${EMAIL_MAX_LENGTH} characters (got ${trimmed.length})`);
+  }
+  const at = trimmed.lastIndexOf('@');
+  if (at <= 0 || at === trimmed.length - 1) return invalid('must be an email address like name@example.com');
+
+  const local = trimmed.slice(0, at);
+  const domain = trimmed.slice(at + 1).toLowerCase();
+  if (local.length > 64 || !LOCAL_PART.test(local)) {
+    return invalid('has an invalid part before "@"');
+  }
+  if (!DOMAIN.test(domain)) return invalid('has an invalid domain after "@"');
+
+  const address = `${local}@${domain}`;
+  return valid({ address, lookup: address.toLowerCase() });
+}
+
+/**
+ * Normalises a phone number to E.164, reading a national number in the applicant's country.
+ * A national trunk zero typed after the country code, as in "+44 (0)20 ...", is dropped.
+ */
+export function normalizePhone(input: string, defaultCountry: string | undefined): Normalized<string> {
+  const trimmed = input.trim();
+  if (trimmed.length === 0) return invalid('must not be empty');
+  if (trimmed.length > 40 || !/^[+\d\s().\-/]+$/.test(trimmed)) {
+    return invalid('must contain only digits, spaces, "+", "(", ")", ".", "-" or "/"');
+  }
+  const phone = parsePhoneNumberFromString(trimmed, defaultCountry as CountryCode | undefined);
+  if (!phone?.isValid()) {
+    const region = defaultCountry ? ` for country ${defaultCountry}` : '';
+    return invalid(`is not a valid phone number${region}; use the international form, e.g. +44 20 7946 0958`);
+  }
+  return valid(phone.number);
+}
+
+/** Document number as typed and its comparable form, used for equality and duplicate lookups. */
+export interface NormalizedDocumentNumber {
+  asTyped: string;
+  comparable: string;
+}
+
+export function normalizeDocumentNumber(input: string): Normalized<NormalizedDocumentNumber> {
+  const asTyped = input.normalize('NFC').trim();
+  if (/\p{Cc}/u.test(asTyped)) return invalid('must not contain control characters');
+  if (asTyped.length === 0) return invalid('must not be empty');
+  if (asTyped.length > 64) return invalid(`must be at most 64 characters (got ${asTyped.length})`);
+
+  // NFKC folds full-width digits and letters into ASCII before separators are removed.
+  const comparable = asTyped.normalize('NFKC').toUpperCase().replace(/[\s./\-\u2010-\u2015]/gu, '');
+  if (!/^[A-Z0-9]+$/.test(comparable)) {
+    return invalid('must contain only letters A-Z, digits and the separators space . - /');
+  }
+  if (comparable.length > DOCUMENT_NUMBER_MAX_LENGTH) {
+    return invalid(`must have at most ${DOCUMENT_NUMBER_MAX_LENGTH} letters and digits`);
+  }
+  return valid({ asTyped, comparable });
+}
+
+/** Accepts an https URL with a host and no user name or password in it. */
+export function normalizeImageUrl(input: string): Normalized<string> {
+  const trimmed = input.trim();
+  if (trimmed.length > IMAGE_URL_MAX_LENGTH) {
+    return invalid(`must be at most ${IMAGE_URL_MAX_LENGTH} characters (got ${trimmed.length})`);
+  }
+  let url: URL;
+  try {
+    url = new URL(trimmed);
+  } catch {
+    return invalid('must be an absolute https:// URL');
+  }
+  if (url.protocol !== 'https:') return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
+  if (url.username || url.password) return invalid('must not contain a user name or password');
+  if (!url.hostname) return invalid('must have a host');
+  return valid(url.href);
+}
+
+export function normalizeExternalReference(input: string): Normalized<string> {
+  const reference = input.trim();
+  if (reference.length === 0) return invalid('must not be empty');
+  if (reference.length > EXTERNAL_REFERENCE_MAX_LENGTH) {
+    return invalid(`must be at most ${EXTERNAL_REFERENCE_MAX_LENGTH} characters (got ${reference.length})`);
+  }
+  if (!/^[\x21-\x7E]+$/.test(reference)) {
+    return invalid('must contain only printable ASCII characters without spaces');
+  }
+  return valid(reference);
+}

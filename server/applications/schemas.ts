@@ -1,0 +1,155 @@
+import { z } from 'zod';
+import { DOCUMENT_TYPES, RISK_LEVELS } from '../risk/score.ts';
+import { queryArray, queryDateTime, queryInt } from '../shared/query-params.ts';
+import { countryCode, dateTimeOutput, normalizedString, uuidParam } from '../shared/zod-fields.ts';
+import {
+  normalizeDocumentNumber,
+  normalizeEmail,
+  normalizeExternalReference,
+  normalizeImageUrl,
+  normalizeName,
+  normalizePhone,
+} from './normalize.ts';
+import { APPLICATION_STATUSES } from './status.ts';
+
+export const applicationStatus = z.enum(APPLICATION_STATUSES).meta({ description: 'Processing status' });
+export const riskLevel = z.enum(RISK_LEVELS).meta({ description: 'Risk level derived from the score' });
+export const documentType = z.enum(DOCUMENT_TYPES).meta({ description: 'Kind of identity document' });
+
+const applicantInput = z
+  .object({
+    fullName: normalizedString(normalizeName).meta({
+      description: 'Full name in any script; NFC-normalised, trimmed, inner whitespace collapsed',
+      examples: ['Mele Kaʻahumanu'],
+    }),
+    email: normalizedString(normalizeEmail, 1024).meta({
+      description: 'Email address; the domain is stored lower-cased',
+      examples: ['Mele.K@Example.org'],
+    }),
+    phone: z.string().max(64, 'must be at most 64 characters').meta({
+      description: 'Phone number; a national number is read in the country of residence. Stored as E.164',
+      examples: ['+44 (0)20 7946 0958'],
+    }),
+    country: countryCode().meta({ description: 'Country of residence, ISO 3166-1 alpha-2' }),
+  })
+  .transform((applicant, ctx) => {
+    const phone = normalizePhone(applicant.phone, applicant.country);
+    if (!phone.ok) {
+      ctx.addIssue({ code: 'custom', path: ['phone'], message: phone.message });
+      return z.NEVER;
+    }
+    return { ...applicant, phone: phone.value };
+  });
+
+const documentInput = z.object({
+  type: documentType,
+  number: normalizedString(normalizeDocumentNumber, 256).meta({
+    description: 'Document number as printed; spaces, dots, dashes and slashes are ignored when comparing',
+    examples: ['123 456-789'],
+  }),
+  issuingCountry: countryCode().meta({ description: 'Issuing country, ISO 3166-1 alpha-2' }),
+  imageUrl: normalizedString(normalizeImageUrl, 4096).meta({
+    description: 'https URL of the document image, without credentials, at most 2048 characters',
+    examples: ['https://files.example.org/documents/123.jpg'],
+  }),
+});
+
+export const createApplicationInput = z.object({
+  externalReference: normalizedString(normalizeExternalReference, 1024).meta({
+    description:
+      'Reference chosen by the submitting system, unique across applications; a repeat is rejected with 409',
+    examples: ['crm-000123'],
+  }),
+  applicant: applicantInput,
+  document: documentInput,
+});
+
+export type CreateApplicationInput = z.output<typeof createApplicationInput>;
+
+const riskFactorOutput = z.object({
+  code: z.string().meta({ description: 'Rule identifier', examples: ['issuer_differs_from_residence'] }),
+  points: z.number().int().meta({ description: 'Points the rule added' }),
+  description: z.string().meta({ description: 'Why the rule applied' }),
+});
+
+export const applicationOutput = z
+  .object({
+    id: z.uuid(),
+    externalReference: z.string(),
+    status: applicationStatus,
+    applicant: z.object({
+      fullName: z.string(),
+      email: z.string(),
+      phone: z.string().meta({ description: 'E.164 phone number' }),
+      country: z.string(),
+    }),
+    document: z.object({
+      type: documentType,
+      number: z.string().meta({ description: 'Document number as typed' }),
+      numberComparable: z.string().meta({ description: 'Upper-case number without separators' }),
+      issuingCountry: z.string(),
+      imageUrl: z.string(),
+    }),
+    risk: z.object({
+      score: z.number().int().min(0).max(100),
+      level: riskLevel,
+      rulesetVersion: z.string(),
+      factors: z.array(riskFactorOutput),
+    }),
+    createdAt: dateTimeOutput(),
+    updatedAt: dateTimeOutput(),
+    version: z.number().int().meta({ description: 'Optimistic-locking version, starts at 1' }),
+  })
+  .meta({ id: 'Application' });
+
+export const applicationSummaryOutput = z
+  .object({
+    id: z.uuid(),
+    externalReference: z.string(),
+    status: applicationStatus,
+    fullName: z.string(),
+    country: z.string(),
+    documentType: documentType,
+    riskScore: z.number().int(),
+    riskLevel: riskLevel,
+    createdAt: dateTimeOutput(),
+    updatedAt: dateTimeOutput(),
+  })
+  .meta({ id: 'ApplicationSummary' });
+
+export const PAGE_SIZE_MAX = 100;
+export const PAGE_SIZE_DEFAULT = 20;
+
+export const pageInput = {
+  cursor: z
+    .string()
+    .max(200)
+    .optional()
+    .meta({ description: 'Opaque cursor from `nextCursor` of the previous page' }),
+  limit: queryInt({ min: 1, max: PAGE_SIZE_MAX })
+    .optional()
+    .meta({ description: `Page size, 1-${PAGE_SIZE_MAX}, default ${PAGE_SIZE_DEFAULT}` }),
+};
+
+export const listApplicationsInput = z
+  .object({
+    ...pageInput,
+    status: queryArray(applicationStatus).optional().meta({ description: 'Keep these statuses' }),
+    riskLevel: queryArray(riskLevel).optional().meta({ description: 'Keep these risk levels' }),
+    country: queryArray(countryCode()).optional().meta({ description: 'Keep these countries of residence' }),
+    createdFrom: queryDateTime().optional().meta({ description: 'Created at or after (ISO 8601)' }),
+    createdTo: queryDateTime().optional().meta({ description: 'Created before (ISO 8601)' }),
+  })
+  .refine((input) => !input.createdFrom || !input.createdTo || input.createdFrom <= input.createdTo, {
+    path: ['createdTo'],
+    message: 'must not be before createdFrom',
+  });
+
+export type ListApplicationsInput = z.output<typeof listApplicationsInput>;
+
+export const getApplicationInput = z.object({ id: uuidParam('Application id') });
+
+export const listApplicationsOutput = z.object({
+  items: z.array(applicationSummaryOutput),
+  nextCursor: z.string().nullable().meta({ description: 'Cursor of the next page; null on the last page' }),
+});

@@ -1,0 +1,151 @@
+import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
+import { uuidv7 } from 'uuidv7';
+import { recordAuditEvent } from '../audit/outbox.ts';
+import { assessIntakeRisk } from '../risk/score.ts';
+import type { Actor } from '../shared/actor.ts';
+import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
+import { conflict, notFound } from '../shared/errors.ts';
+import { type Application, ApplicationSchema } from './application.entity.ts';
+import { auditChangesOfCreation } from './audit-changes.ts';
+import {
+  type CreateApplicationInput,
+  type ListApplicationsInput,
+  PAGE_SIZE_DEFAULT,
+} from './schemas.ts';
+
+export interface ApplicationPage {
+  items: Application[];
+  nextCursor: string | null;
+}
+
+const isListCursor = (values: unknown[]): values is [string, string] =>
+  values.length === 2 &&
+  typeof values[0] === 'string' &&
+  !Number.isNaN(Date.parse(values[0])) &&
+  typeof values[1] === 'string' &&
+  /^[0-9a-f-]{36}$/.test(values[1]);
+
+/**
+ * Creates, reads and lists applications on a request's EntityManager fork. Every change is
+ * written with its audit event in one transaction.
+ */
+export class ApplicationService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly actor: Actor,
+  ) {}
+
+  /** Validated, normalised input in; the stored application out. */
+  async create(input: CreateApplicationInput): Promise<Application> {
+    try {
+      return await this.em.transactional(async (tx) => {
+        const existing = await tx.findOne(
+          ApplicationSchema,
+          { externalReference: input.externalReference },
+          { fields: ['id'] },
+        );
+        if (existing) throw this.duplicateReference(input.externalReference, existing.id);
+
+        const duplicateEmailCount = await tx.count(ApplicationSchema, {
+          emailLookup: input.applicant.email.lookup,
+        });
+        const duplicateDocumentCount = await tx.count(ApplicationSchema, {
+          documentType: input.document.type,
+          documentIssuingCountry: input.document.issuingCountry,
+          documentNumberComparable: input.document.number.comparable,
+        });
+        const risk = assessIntakeRisk({
+          country: input.applicant.country,
+          emailLookup: input.applicant.email.lookup,
+          phoneE164: input.applicant.phone,
+          documentType: input.document.type,
+          documentIssuingCountry: input.document.issuingCountry,
+          duplicateEmailCount,
+          duplicateDocumentCount,
+        });
+
+        const now = new Date();
+        const application = tx.create(ApplicationSchema, {
+          id: uuidv7(),
+          externalReference: input.externalReference,
+          status: 'submitted',
+          fullName: input.applicant.fullName,
+          email: input.applicant.email.address,
+          emailLookup: input.applicant.email.lookup,
+          phone: input.applicant.phone,
+          country: input.applicant.country,
+          documentType: input.document.type,
+          documentNumber: input.document.number.asTyped,
+          documentNumberComparable: input.document.number.comparable,
+          documentIssuingCountry: input.document.issuingCountry,
+          documentImageUrl: input.document.imageUrl,
+          riskScore: risk.score,
+          riskLevel: risk.level,
+          riskFactors: risk.factors,
+          riskRulesetVersion: risk.rulesetVersion,
+          createdAt: now,
+          updatedAt: now,
+          version: 1,
+        });
+        recordAuditEvent(tx, this.actor, {
+          applicationId: application.id,
+          action: 'application.created',
+          changes: auditChangesOfCreation(application),
+          occurredAt: now,
+        });
+        return application;
+      });
+    } catch (error) {
+      // Two requests with the same reference can both pass the lookup; the unique index decides.
+      if (
+        error instanceof UniqueConstraintViolationException &&
+        (error as { constraint?: string }).constraint === 'applications_external_reference_unique'
+      ) {
+        throw this.duplicateReference(input.externalReference, null, error);
+      }
+      throw error;
+    }
+  }
+
+  async get(id: string): Promise<Application> {
+    const application = await this.em.findOne(ApplicationSchema, { id });
+    if (!application) throw notFound('Application', id);
+    return application;
+  }
+
+  /** Newest first, by keyset on (createdAt, id) so deep pages cost the same as the first. */
+  async list(input: ListApplicationsInput): Promise<ApplicationPage> {
+    const limit = input.limit ?? PAGE_SIZE_DEFAULT;
+    const createdAt: Record<string, Date> = {};
+    if (input.createdFrom) createdAt.$gte = input.createdFrom;
+    if (input.createdTo) createdAt.$lt = input.createdTo;
+
+    const where: Record<string, unknown> = {};
+    if (input.status) where.status = { $in: input.status };
+    if (input.riskLevel) where.riskLevel = { $in: input.riskLevel };
+    if (input.country) where.country = { $in: input.country };
+    if (Object.keys(createdAt).length > 0) where.createdAt = createdAt;
+    if (input.cursor) {
+      const [after, id] = decodeCursor(input.cursor, isListCursor);
+      const afterDate = new Date(after);
+      where.$or = [{ createdAt: { $lt: afterDate } }, { createdAt: afterDate, id: { $lt: id } }];
+    }
+
+    const rows = await this.em.find(ApplicationSchema, where, {
+      orderBy: { createdAt: 'desc', id: 'desc' },
+      limit: limit + 1,
+    });
+    const items = rows.slice(0, limit);
+    const last = items.at(-1);
+    const nextCursor =
+      rows.length > limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null;
+    return { items, nextCursor };
+  }
+
+  private duplicateReference(reference: string, existingId: string | null, cause?: unknown) {
+    const which = existingId ? ` (${existingId})` : '';
+    return conflict(`An application with externalReference "${reference}" already exists${which}`, {
+      cause,
+    });
+  }
+}

@@ -1,0 +1,83 @@
+import { z } from 'zod';
+
+const emptyAsUnset = (value: unknown) => (value === '' ? undefined : value);
+
+const postgresUrl = z.url({
+  protocol: /^postgres(ql)?$/,
+  error: 'must be a postgresql:// URL',
+});
+const mongoUrl = z.url({
+  protocol: /^mongodb(\+srv)?$/,
+  error: 'must be a mongodb:// or mongodb+srv:// URL',
+});
+
+const envSchema = z.object({
+  DATABASE_URL: z.preprocess(emptyAsUnset, postgresUrl),
+  MONGO_URI: z.preprocess(emptyAsUnset, mongoUrl),
+  MONGO_DB_NAME: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"')
+      .default('kyc_audit'),
+  ),
+  API_PREFIX: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must start with "/" and have no trailing "/", e.g. /api/v1')
+      .default('/api/v1'),
+  ),
+  PROJECT_NAME: z.preprocess(
+    emptyAsUnset,
+    z.string().trim().min(1).max(100).default('KYC Back Office'),
+  ),
+  PORT: z.preprocess(
+    emptyAsUnset,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(0, 'must be between 0 and 65535')
+      .max(65535, 'must be between 0 and 65535')
+      .default(8080),
+  ),
+  LOG_LEVEL: z.preprocess(
+    emptyAsUnset,
+    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  ),
+  NODE_ENV: z.preprocess(
+    emptyAsUnset,
+    z.enum(['development', 'production', 'test']).default('development'),
+  ),
+});
+
+export type Config = z.infer<typeof envSchema>;
+
+const hints: Record<keyof Config, string> = {
+  DATABASE_URL: 'Set it to the PostgreSQL URL, e.g. postgresql://user:pass@127.0.0.1:5432/kyc.',
+  MONGO_URI: 'Set it to the MongoDB URL, e.g. mongodb://127.0.0.1:27017.',
+  MONGO_DB_NAME: 'Set it to the MongoDB database for audit events, or unset it for kyc_audit.',
+  API_PREFIX: 'Set it to the REST path prefix, or unset it for /api/v1.',
+  PROJECT_NAME: 'Set it to 1-100 characters, or unset it for "KYC Back Office".',
+  PORT: 'Set it to a TCP port, or unset it for 8080.',
+  LOG_LEVEL: 'Use one of fatal, error, warn, info, debug, trace, silent.',
+  NODE_ENV: 'Use one of development, production, test.',
+};
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+/** Parses the environment once; throws a ConfigError naming every bad variable and its fix. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const result = envSchema.safeParse(env);
+  if (result.success) return result.data;
+
+  const lines = result.error.issues.map((issue) => {
+    const name = String(issue.path[0]) as keyof Config;
+    const received = env[name];
+    const problem = received === undefined || received === '' ? 'is not set' : issue.message;
+    return `  ${name} ${problem}. ${hints[name]}`;
+  });
+  throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee .env.example.`);
+}

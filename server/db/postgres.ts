@@ -1,0 +1,37 @@
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
+import { ApplicationSchema } from '../applications/application.entity.ts';
+import { OutboxEventSchema } from '../audit/outbox.entity.ts';
+
+export const POSTGRES_ENTITIES = [ApplicationSchema, OutboxEventSchema];
+
+const migrationsPath = new URL('../../migrations', import.meta.url).pathname;
+
+/** MikroORM options for the operational PostgreSQL database. */
+export function postgresOptions(clientUrl: string) {
+  return defineConfig({
+    contextName: 'postgres',
+    clientUrl,
+    entities: POSTGRES_ENTITIES,
+    extensions: [Migrator],
+    migrations: {
+      path: migrationsPath,
+      glob: '!(*.d).{js,ts}',
+      transactional: true,
+      snapshot: false,
+    },
+    pool: { min: 0, max: 10 },
+    // Query logging stays off: parameters would carry personal data into the logs.
+    debug: false,
+  });
+}
+
+export async function openPostgres(clientUrl: string): Promise<MikroORM> {
+  return MikroORM.init(postgresOptions(clientUrl));
+}
+
+/** Applies pending migrations; returns the names of the migrations it ran. */
+export async function migrateToLatest(orm: MikroORM): Promise<string[]> {
+  const applied = await orm.migrator.up();
+  return applied.map((migration) => migration.name);
+}

@@ -1,0 +1,58 @@
+import type { IncomingMessage } from 'node:http';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
+import { appRouter } from '../router.ts';
+import type { Context } from '../trpc/context.ts';
+
+type RestRequest = IncomingMessage & { body?: unknown; query?: unknown };
+
+/**
+ * Percent-decodes each path segment, because trpc-to-openapi 3.3 matches path parameters on
+ * the raw path. An encoded "/" stays encoded so that it cannot split a segment in two.
+ */
+export function decodePathSegments(path: string): string {
+  return path
+    .split('/')
+    .map((segment) => {
+      try {
+        return decodeURIComponent(segment).replaceAll('/', '%2F');
+      } catch {
+        return segment;
+      }
+    })
+    .join('/');
+}
+
+/** Serves the OpenAPI procedures under `prefix` through trpc-to-openapi's node handler. */
+export function registerRest(
+  app: FastifyInstance,
+  prefix: string,
+  contextFor: (request: FastifyRequest) => Context,
+  onError: Parameters<typeof createOpenApiNodeHttpHandler>[0]['onError'],
+): void {
+  const fastifyRequests = new WeakMap<IncomingMessage, FastifyRequest>();
+  const handler = createOpenApiNodeHttpHandler({
+    router: appRouter,
+    createContext: ({ req }: { req: IncomingMessage }) => {
+      const request = fastifyRequests.get(req);
+      if (!request) throw new Error('REST request was not registered');
+      return contextFor(request);
+    },
+    onError,
+  });
+
+  const handle = async (request: FastifyRequest, reply: FastifyReply) => {
+    const [path = '/', query] = request.url.slice(prefix.length).split(/\?(.*)/s, 2);
+    const raw = request.raw as RestRequest;
+    raw.url = `${decodePathSegments(path || '/')}${query === undefined ? '' : `?${query}`}`;
+    // Fastify has parsed and size-checked the body already; the handler reads these fields.
+    raw.body = request.body;
+    raw.query = request.query;
+    fastifyRequests.set(raw, request);
+    reply.hijack();
+    await handler(raw, reply.raw);
+  };
+
+  app.all(prefix, handle);
+  app.all(`${prefix}/*`, handle);
+}

@@ -1,0 +1,102 @@
+import disposableDomains from 'disposable-email-domains' with { type: 'json' };
+import { parsePhoneNumberFromString } from 'libphonenumber-js/max';
+import {
+  ELEVATED_RISK_COUNTRIES,
+  HIGH_RISK_COUNTRIES,
+  MAX_SCORE,
+  POINTS,
+  RULESET_VERSION,
+  THRESHOLDS,
+} from './intake-rules.ts';
+
+export const RISK_LEVELS = ['low', 'medium', 'high'] as const;
+export type RiskLevel = (typeof RISK_LEVELS)[number];
+
+export const DOCUMENT_TYPES = [
+  'passport',
+  'national_id_card',
+  'driving_licence',
+  'residence_permit',
+] as const;
+export type DocumentType = (typeof DOCUMENT_TYPES)[number];
+
+/** One rule that added points, shown to operators so they see why a score is what it is. */
+export interface RiskFactor {
+  code: string;
+  points: number;
+  description: string;
+}
+
+export interface RiskAssessment {
+  score: number;
+  level: RiskLevel;
+  rulesetVersion: string;
+  factors: RiskFactor[];
+}
+
+/** What the intake rules read: normalised applicant data and the duplicate lookups. */
+export interface RiskInput {
+  country: string;
+  emailLookup: string;
+  phoneE164: string;
+  documentType: DocumentType;
+  documentIssuingCountry: string;
+  duplicateEmailCount: number;
+  duplicateDocumentCount: number;
+}
+
+const disposable: ReadonlySet<string> = new Set(disposableDomains);
+
+export function levelForScore(score: number): RiskLevel {
+  if (score >= THRESHOLDS.high) return 'high';
+  if (score >= THRESHOLDS.medium) return 'medium';
+  return 'low';
+}
+
+/** Scores an application with the intake rules; deterministic for the same input. */
+export function assessIntakeRisk(input: RiskInput): RiskAssessment {
+  const factors: RiskFactor[] = [];
+  const add = (code: string, points: number, description: string) =>
+    factors.push({ code, points, description });
+
+  if (HIGH_RISK_COUNTRIES.has(input.country)) {
+    add('residence_high_risk', POINTS.residenceHighRisk, `Residence ${input.country} is on the FATF call-for-action list`);
+  } else if (ELEVATED_RISK_COUNTRIES.has(input.country)) {
+    add('residence_elevated_risk', POINTS.residenceElevatedRisk, `Residence ${input.country} is under FATF increased monitoring`);
+  }
+
+  const issuer = input.documentIssuingCountry;
+  if (HIGH_RISK_COUNTRIES.has(issuer)) {
+    add('issuer_high_risk', POINTS.issuerHighRisk, `Document issuer ${issuer} is on the FATF call-for-action list`);
+  } else if (ELEVATED_RISK_COUNTRIES.has(issuer)) {
+    add('issuer_elevated_risk', POINTS.issuerElevatedRisk, `Document issuer ${issuer} is under FATF increased monitoring`);
+  }
+  if (issuer !== input.country) {
+    add('issuer_differs_from_residence', POINTS.issuerDiffersFromResidence, `Document issued by ${issuer}, residence is ${input.country}`);
+  }
+
+  const phoneCountry = parsePhoneNumberFromString(input.phoneE164)?.country;
+  if (phoneCountry && phoneCountry !== input.country) {
+    add('phone_country_differs', POINTS.phoneCountryDiffersFromResidence, `Phone number of ${phoneCountry}, residence is ${input.country}`);
+  }
+
+  const domain = input.emailLookup.slice(input.emailLookup.lastIndexOf('@') + 1);
+  if (disposable.has(domain)) {
+    add('disposable_email', POINTS.disposableEmail, 'Email domain is a disposable-address provider');
+  }
+
+  if (input.documentType === 'driving_licence' || input.documentType === 'residence_permit') {
+    add('weaker_document_type', POINTS.weakerDocumentType, `Document type ${input.documentType} is weaker evidence than a passport or ID card`);
+  }
+
+  if (input.duplicateEmailCount > 0) {
+    add('duplicate_email', POINTS.duplicateEmail, `Email used by ${input.duplicateEmailCount} other application(s)`);
+  }
+  if (input.duplicateDocumentCount > 0) {
+    add('duplicate_document', POINTS.duplicateDocument, `Document used by ${input.duplicateDocumentCount} other application(s)`);
+  }
+
+  const total = factors.reduce((sum, factor) => sum + factor.points, 0);
+  const score = Math.min(total, MAX_SCORE);
+  return { score, level: levelForScore(score), rulesetVersion: RULESET_VERSION, factors };
+}

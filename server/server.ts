@@ -1,0 +1,89 @@
+import type { AddressInfo } from 'node:net';
+import type { Logger } from 'pino';
+import { AuditRelay, type RelayOptions } from './audit/relay.ts';
+import type { Config } from './config.ts';
+import { openMongo } from './db/mongo.ts';
+import { openPostgres } from './db/postgres.ts';
+import { buildApp } from './http/app.ts';
+import { createLogger, safeError } from './shared/log.ts';
+
+export interface StartOptions {
+  host?: string;
+  log?: Logger;
+  relay?: RelayOptions;
+}
+
+export interface RunningServer {
+  url: string;
+  log: Logger;
+  relay: AuditRelay;
+  close(): Promise<void>;
+}
+
+export class StartupError extends Error {
+  override name = 'StartupError';
+}
+
+/** Redacts the password of a connection URL so it can appear in messages. */
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparseable URL)';
+  }
+}
+
+/**
+ * Connects to PostgreSQL (required, schema migrated), opens the MongoDB audit store (may be
+ * down: the relay retries), starts the HTTP server and the audit relay.
+ */
+export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+  const log = options.log ?? createLogger(config.LOG_LEVEL, config.PROJECT_NAME);
+  const postgres = await openPostgres(config.DATABASE_URL);
+  await postgres.connect().catch(() => undefined);
+  const check = await postgres.checkConnection();
+  if (!check.ok) {
+    await postgres.close();
+    throw new StartupError(
+      `Cannot connect to PostgreSQL at ${redactUrl(config.DATABASE_URL)}: ${check.reason}. Check DATABASE_URL and that the server is running.`,
+    );
+  }
+  const pending = await postgres.migrator.getPending();
+  if (pending.length > 0) {
+    await postgres.close();
+    throw new StartupError(
+      `The database has ${pending.length} pending migration(s) (${pending.map((m) => m.name).join(', ')}). Run \`npm run migrate\` first.`,
+    );
+  }
+
+  const mongo = await openMongo(config.MONGO_URI, config.MONGO_DB_NAME);
+  const relay = new AuditRelay(postgres, mongo, log.child({ component: 'audit-relay' }), options.relay);
+  const app = buildApp({ config, log, postgres, mongo, relay });
+  await app.listen({ host: options.host ?? '0.0.0.0', port: config.PORT });
+  relay.start();
+
+  const address = app.server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  const url = `http://${host === '0.0.0.0' ? '127.0.0.1' : host}:${address.port}`;
+  log.info({ url, apiPrefix: config.API_PREFIX, docs: `${url}/docs` }, 'server started');
+
+  return {
+    url,
+    log,
+    relay,
+    async close() {
+      await app.close();
+      await relay.stop();
+      try {
+        await relay.drain();
+      } catch (error) {
+        log.warn({ err: safeError(error) }, 'audit events left in the outbox at shutdown; they are delivered at next start');
+      }
+      await mongo.close(true);
+      await postgres.close(true);
+      log.info('server stopped');
+    },
+  };
+}

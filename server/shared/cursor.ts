@@ -1,0 +1,26 @@
+import { invalidInput } from './errors.ts';
+
+/** Encodes keyset values as an opaque, URL-safe cursor. */
+export function encodeCursor(values: (string | number)[]): string {
+  return Buffer.from(JSON.stringify(values)).toString('base64url');
+}
+
+/**
+ * Decodes a cursor made by `encodeCursor`, checking it has the expected shape; a cursor that
+ * was edited or belongs to another list is rejected as invalid input on the `cursor` field.
+ */
+export function decodeCursor<T extends (string | number)[]>(
+  cursor: string,
+  isValid: (values: unknown[]) => values is T,
+): T {
+  let values: unknown;
+  try {
+    values = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
+  } catch {
+    values = undefined;
+  }
+  if (!Array.isArray(values) || !isValid(values)) {
+    throw invalidInput([{ path: 'cursor', message: 'is not a cursor returned by this list' }]);
+  }
+  return values;
+}

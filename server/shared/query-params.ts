@@ -1,0 +1,44 @@
+import { z } from 'zod';
+
+/*
+ * Schemas for GET inputs that behave the same over tRPC and REST. REST delivers every query
+ * value as a string, and trpc-to-openapi 3.3 switches on `coerce` in place on any bare
+ * z.number(), z.boolean() or z.date() of a GET input, which would change what tRPC accepts
+ * after the first REST call. These helpers wrap each conversion in z.preprocess, a pipe that
+ * the library leaves alone, so the accepted values never depend on the transport.
+ */
+
+export function queryInt(options: { min: number; max: number }) {
+  return z.preprocess(
+    (value) => (typeof value === 'string' && /^-?\d+$/.test(value) ? Number(value) : value),
+    z.number().int().min(options.min).max(options.max),
+  );
+}
+
+export function queryBoolean() {
+  return z.preprocess((value) => {
+    if (value === 'true') return true;
+    if (value === 'false') return false;
+    return value;
+  }, z.boolean());
+}
+
+/** Accepts a Date (tRPC with superjson) or an ISO 8601 date-time string with an offset. */
+export function queryDateTime() {
+  return z.preprocess(
+    (value) => {
+      if (typeof value !== 'string') return value;
+      if (!z.iso.datetime({ offset: true }).safeParse(value).success) return value;
+      return new Date(value);
+    },
+    z.date({ error: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z' }),
+  );
+}
+
+/** Accepts one value or repeated query keys (`?status=a&status=b`) as an array. */
+export function queryArray<T extends z.ZodType>(item: T, maxItems = 20) {
+  return z.preprocess(
+    (value) => (value === undefined || Array.isArray(value) ? value : [value]),
+    z.array(item).min(1).max(maxItems),
+  );
+}

@@ -1,0 +1,29 @@
+import { z } from 'zod';
+import { normalizeCountry } from './country.ts';
+import type { Normalized } from './result.ts';
+
+/** A string field whose value is normalised by `rule`; a rejection becomes an issue on the field. */
+export function normalizedString<T>(rule: (input: string) => Normalized<T>, maxInputLength = 4096) {
+  return z
+    .string()
+    .max(maxInputLength, `must be at most ${maxInputLength} characters`)
+    .transform((input, ctx) => {
+      const result = rule(input);
+      if (result.ok) return result.value;
+      ctx.addIssue({ code: 'custom', message: result.message });
+      return z.NEVER;
+    });
+}
+
+export const countryCode = () =>
+  normalizedString(normalizeCountry, 64).meta({
+    description: 'ISO 3166-1 alpha-2 country code, e.g. "GB"; alpha-3 codes and aliases are rejected',
+    examples: ['GB'],
+  });
+
+/** Output date: a Date over tRPC with superjson, an ISO 8601 string over REST. */
+export const dateTimeOutput = () =>
+  z.date().meta({ override: { type: 'string', format: 'date-time' } });
+
+export const uuidParam = (description: string) =>
+  z.uuid({ error: 'must be a UUID' }).meta({ description });

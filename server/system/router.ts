@@ -1,0 +1,43 @@
+import { z } from 'zod';
+import { publicProcedure, router } from '../trpc/init.ts';
+import { dateTimeOutput } from '../shared/zod-fields.ts';
+
+const statusOutput = z.object({
+  auditBacklog: z.object({
+    pending: z.number().int().meta({ description: 'Audit events not yet delivered to MongoDB' }),
+    oldestAgeSeconds: z
+      .number()
+      .nullable()
+      .meta({ description: 'Age of the oldest undelivered event in seconds; null when none' }),
+  }),
+  relay: z.object({
+    running: z.boolean(),
+    consecutiveFailures: z.number().int(),
+    delivered: z.number().int().meta({ description: 'Events delivered since this process started' }),
+    lastDeliveredAt: dateTimeOutput().nullable(),
+    lastFailureAt: dateTimeOutput().nullable(),
+  }),
+});
+
+export const systemRouter = router({
+  status: publicProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/status',
+        tags: ['system'],
+        summary: 'Audit delivery backlog and relay state',
+        protect: false,
+      },
+    })
+    .input(z.void())
+    .output(statusOutput)
+    .query(async ({ ctx }) => {
+      const backlog = await ctx.relay.backlog();
+      const { running, consecutiveFailures, delivered, lastDeliveredAt, lastFailureAt } = ctx.relay.state;
+      return {
+        auditBacklog: { pending: backlog.pending, oldestAgeSeconds: backlog.oldestAgeSeconds },
+        relay: { running, consecutiveFailures, delivered, lastDeliveredAt, lastFailureAt },
+      };
+    }),
+});
