@@ -25,6 +25,8 @@ export const ApplicationSchema = defineEntity({
     riskLevel: p.enum(RISK_LEVELS),
     riskFactors: p.json<RiskFactor[]>(),
     riskRulesetVersion: p.string().length(64),
+    /** Set at intake when another application has the same email or document. */
+    possibleDuplicate: p.boolean(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     version: p.integer().version(),
@@ -35,6 +37,10 @@ export const ApplicationSchema = defineEntity({
     { name: 'applications_status_created_index', properties: ['status', 'createdAt', 'id'] },
     { name: 'applications_risk_level_created_index', properties: ['riskLevel', 'createdAt', 'id'] },
     { name: 'applications_country_created_index', properties: ['country', 'createdAt', 'id'] },
+    {
+      name: 'applications_possible_duplicate_created_index',
+      properties: ['possibleDuplicate', 'createdAt', 'id'],
+    },
     {
       name: 'applications_document_index',
       properties: ['documentType', 'documentIssuingCountry', 'documentNumberComparable'],

@@ -12,6 +12,7 @@ const NON_PERSONAL_FIELDS = [
   'riskScore',
   'riskLevel',
   'riskRulesetVersion',
+  'possibleDuplicate',
   'version',
 ] as const satisfies readonly (keyof Application)[];
 

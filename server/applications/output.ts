@@ -24,6 +24,7 @@ export function toApplicationOutput(application: Application) {
       rulesetVersion: application.riskRulesetVersion,
       factors: application.riskFactors,
     },
+    possibleDuplicate: application.possibleDuplicate,
     createdAt: application.createdAt,
     updatedAt: application.updatedAt,
     version: application.version,
@@ -40,6 +41,7 @@ export function toApplicationSummary(application: Application) {
     documentType: application.documentType,
     riskScore: application.riskScore,
     riskLevel: application.riskLevel,
+    possibleDuplicate: application.possibleDuplicate,
     createdAt: application.createdAt,
     updatedAt: application.updatedAt,
   };

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DOCUMENT_TYPES, RISK_LEVELS } from '../risk/score.ts';
-import { queryArray, queryDateTime, queryInt } from '../shared/query-params.ts';
+import { queryArray, queryBoolean, queryDateTime, queryInt } from '../shared/query-params.ts';
 import { countryCode, dateTimeOutput, normalizedString, uuidParam } from '../shared/zod-fields.ts';
 import {
   normalizeDocumentNumber,
@@ -96,6 +96,9 @@ export const applicationOutput = z
       rulesetVersion: z.string(),
       factors: z.array(riskFactorOutput),
     }),
+    possibleDuplicate: z
+      .boolean()
+      .meta({ description: 'Another application had the same email or document at intake' }),
     createdAt: dateTimeOutput(),
     updatedAt: dateTimeOutput(),
     version: z.number().int().meta({ description: 'Optimistic-locking version, starts at 1' }),
@@ -112,6 +115,7 @@ export const applicationSummaryOutput = z
     documentType: documentType,
     riskScore: z.number().int(),
     riskLevel: riskLevel,
+    possibleDuplicate: z.boolean(),
     createdAt: dateTimeOutput(),
     updatedAt: dateTimeOutput(),
   })
@@ -137,6 +141,9 @@ export const listApplicationsInput = z
     status: queryArray(applicationStatus).optional().meta({ description: 'Keep these statuses' }),
     riskLevel: queryArray(riskLevel).optional().meta({ description: 'Keep these risk levels' }),
     country: queryArray(countryCode()).optional().meta({ description: 'Keep these countries of residence' }),
+    possibleDuplicate: queryBoolean()
+      .optional()
+      .meta({ description: 'true: only possible duplicates; false: only applications without one' }),
     createdFrom: queryDateTime().optional().meta({ description: 'Created at or after (ISO 8601)' }),
     createdTo: queryDateTime().optional().meta({ description: 'Created before (ISO 8601)' }),
   })

@@ -83,6 +83,7 @@ export class ApplicationService {
           riskLevel: risk.level,
           riskFactors: risk.factors,
           riskRulesetVersion: risk.rulesetVersion,
+          possibleDuplicate: duplicateEmailCount + duplicateDocumentCount > 0,
           createdAt: now,
           updatedAt: now,
           version: 1,
@@ -124,6 +125,7 @@ export class ApplicationService {
     if (input.status) where.status = { $in: input.status };
     if (input.riskLevel) where.riskLevel = { $in: input.riskLevel };
     if (input.country) where.country = { $in: input.country };
+    if (input.possibleDuplicate !== undefined) where.possibleDuplicate = input.possibleDuplicate;
     if (Object.keys(createdAt).length > 0) where.createdAt = createdAt;
     if (input.cursor) {
       const [after, id] = decodeCursor(input.cursor, isListCursor);

@@ -24,17 +24,21 @@ export interface SafeError {
 }
 
 /**
- * Describes an error for the log without personal data. Database driver messages quote the
- * SQL and its parameter values, so for PostgreSQL errors only the class and SQLSTATE are kept.
+ * Describes an error for the log without personal data. MikroORM's driver exceptions quote the
+ * query and its parameter values, so for PostgreSQL only the class and SQLSTATE are kept, and
+ * for MongoDB the message without the query.
  */
 export function safeError(error: unknown, depth = 0): SafeError {
   if (!(error instanceof Error)) return { type: typeof error, message: 'non-error value thrown' };
   const code = (error as { code?: string | number }).code;
-  const sqlState = (error as { sqlState?: string }).sqlState;
-  if (error instanceof DriverException && sqlState) {
-    return { type: error.name, message: `PostgreSQL error ${sqlState}`, code: sqlState };
+  const type = error.constructor?.name ?? error.name;
+  if (error instanceof DriverException) {
+    const sqlState = error.sqlState;
+    if (sqlState) return { type, message: `PostgreSQL error ${sqlState}`, code: sqlState };
+    // MongoDB driver messages are kept up to the query MikroORM appends after them.
+    return { type, message: error.message.split('\nQuery:', 1)[0] ?? '', code };
   }
-  const described: SafeError = { type: error.name, message: error.message, code, stack: error.stack };
+  const described: SafeError = { type, message: error.message, code, stack: error.stack };
   if (error.cause && depth < 3) described.cause = safeError(error.cause, depth + 1);
   return described;
 }

@@ -1,0 +1,98 @@
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import pg from 'pg';
+import { type Config, loadConfig } from '../../server/config.ts';
+import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
+import { type RunningServer, startServer } from '../../server/server.ts';
+import { onTeardown } from './suite.ts';
+
+/** PostgreSQL server for tests; each run recreates its databases on it. */
+export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://127.0.0.1:5432/kyc_test';
+/** MongoDB-wire server for tests (FerretDB in CI). */
+export const TEST_MONGO_URI = process.env.TEST_MONGO_URI ?? 'mongodb://127.0.0.1:27017';
+/** FerretDB binary, for tests that start and stop their own MongoDB-wire server. */
+export const FERRETDB_BIN = process.env.FERRETDB_BIN ?? 'ferretdb';
+
+export const runId = `${process.pid}_${randomBytes(3).toString('hex')}`;
+
+/** A URL for database `name` on the test PostgreSQL server. */
+export function databaseUrl(name: string): string {
+  const url = new URL(TEST_DATABASE_URL);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function adminQuery(sql: string): Promise<void> {
+  const client = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await client.connect();
+  try {
+    await client.query(sql);
+  } finally {
+    await client.end();
+  }
+}
+
+/** Drops and recreates a database, then applies every migration to it. */
+export async function freshDatabase(name: string): Promise<string> {
+  await adminQuery(`drop database if exists "${name}" with (force)`);
+  await adminQuery(`create database "${name}"`);
+  const url = databaseUrl(name);
+  const orm = await openPostgres(url);
+  try {
+    await migrateToLatest(orm);
+  } finally {
+    await orm.close(true);
+  }
+  return url;
+}
+
+export async function dropDatabase(name: string): Promise<void> {
+  await adminQuery(`drop database if exists "${name}" with (force)`);
+}
+
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({
+    DATABASE_URL: TEST_DATABASE_URL,
+    MONGO_URI: TEST_MONGO_URI,
+    MONGO_DB_NAME: `kyc_test_${runId}`,
+    PORT: '0',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    NODE_ENV: 'test',
+    ...overrides,
+  });
+}
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
+    });
+  });
+}
+
+/** Starts a server on loopback with fast relay polling; it is stopped after all suites. */
+export async function startTestServer(overrides: Record<string, string> = {}): Promise<RunningServer> {
+  const server = await startServer(testConfig(overrides), {
+    host: '127.0.0.1',
+    relay: { idleIntervalMs: 50, maxBackoffMs: 500 },
+  });
+  onTeardown(() => server.close());
+  return server;
+}
+
+let shared: Promise<{ server: RunningServer; databaseUrl: string }> | null = null;
+
+/** One server on a freshly migrated database, shared by the suites that only add data. */
+export function sharedServer() {
+  shared ??= (async () => {
+    const name = `kyc_test_${runId}`;
+    const url = await freshDatabase(name);
+    const server = await startTestServer({ DATABASE_URL: url });
+    onTeardown(() => dropDatabase(name));
+    return { server, databaseUrl: url };
+  })();
+  return shared;
+}

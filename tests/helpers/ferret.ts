@@ -1,0 +1,83 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FERRETDB_BIN, freePort } from './env.ts';
+import { onTeardown } from './suite.ts';
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const open = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (open) return;
+    if (Date.now() > deadline) throw new Error(`FerretDB did not listen on port ${port} within ${timeoutMs} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/**
+ * A FerretDB process of the test's own, on loopback with a SQLite data directory, that can
+ * be killed and started again on the same port and data.
+ */
+export class FerretProcess {
+  private child: ChildProcess | null = null;
+
+  private constructor(
+    readonly port: number,
+    private readonly debugPort: number,
+    private readonly dir: string,
+  ) {}
+
+  static async start(): Promise<FerretProcess> {
+    const dir = await mkdtemp(join(tmpdir(), 'kyc-ferret-'));
+    await mkdir(join(dir, 'data'));
+    const ferret = new FerretProcess(await freePort(), await freePort(), dir);
+    onTeardown(() => ferret.destroy());
+    await ferret.resume();
+    return ferret;
+  }
+
+  get uri(): string {
+    return `mongodb://127.0.0.1:${this.port}`;
+  }
+
+  async resume(): Promise<void> {
+    this.child = spawn(
+      FERRETDB_BIN,
+      [
+        '--handler=sqlite',
+        `--sqlite-url=file:${join(this.dir, 'data')}/`,
+        `--listen-addr=127.0.0.1:${this.port}`,
+        `--debug-addr=127.0.0.1:${this.debugPort}`,
+        `--state-dir=${this.dir}`,
+        '--telemetry=disable',
+        '--log-level=error',
+      ],
+      { env: { ...process.env, DO_NOT_TRACK: '1' }, stdio: 'ignore' },
+    );
+    await waitForPort(this.port, 15_000);
+  }
+
+  /** Kills the server at once, as a crash would. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+    this.child = null;
+  }
+
+  async destroy(): Promise<void> {
+    await this.kill();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,29 @@
+import { randomUUID } from 'node:crypto';
+
+let counter = 0;
+
+/** A valid application input with a unique external reference; `overrides` replace parts. */
+export function applicationInput(overrides: {
+  externalReference?: string;
+  applicant?: Record<string, unknown>;
+  document?: Record<string, unknown>;
+} = {}) {
+  counter += 1;
+  return {
+    externalReference: overrides.externalReference ?? `test-${randomUUID()}`,
+    applicant: {
+      fullName: 'Mele Kaʻahumanu',
+      email: `mele.${counter}.${randomUUID().slice(0, 8)}@Example.ORG`,
+      phone: '+44 20 7946 0958',
+      country: 'GB',
+      ...overrides.applicant,
+    },
+    document: {
+      type: 'passport',
+      number: `P${randomUUID().replaceAll('-', '').slice(0, 9).toUpperCase()}`,
+      issuingCountry: 'GB',
+      imageUrl: 'https://files.example.org/documents/1.jpg',
+      ...overrides.document,
+    },
+  };
+}

@@ -1,0 +1,58 @@
+// Runs every tests/**/*.test.ts file with uvu and fails when uvu would wrongly pass: a hook
+// threw, a suite never ran, or fewer tests passed than were registered. The last line is
+// "N passed, N failed". Arguments filter test files by substring.
+import { readdir } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { inspect } from 'node:util';
+import { ledger } from './helpers/suite.ts';
+
+const uvuGlobals = globalThis as unknown as { UVU_DEFER: number; UVU_INDEX: number; UVU_QUEUE: unknown[][] };
+uvuGlobals.UVU_DEFER = 1;
+const uvu = await import('uvu');
+
+// KYC_TESTS_DIR and KYC_TEST_SUFFIX let the runner's own tests point it at fixture files.
+const testsDir = resolve(process.env.KYC_TESTS_DIR ?? import.meta.dirname);
+const suffix = process.env.KYC_TEST_SUFFIX ?? '.test.ts';
+const filters = process.argv.slice(2);
+const files = (await readdir(testsDir, { recursive: true }))
+  .filter((file) => file.endsWith(suffix))
+  .filter((file) => filters.length === 0 || filters.some((filter) => file.includes(filter)))
+  .sort();
+
+const problems: string[] = [];
+if (files.length === 0) problems.push(`no *${suffix} files in ${testsDir} match ${filters.join(' ') || 'any name'}`);
+
+for (const [index, file] of files.entries()) {
+  uvuGlobals.UVU_INDEX = index;
+  uvuGlobals.UVU_QUEUE.push([file]);
+  const suitesBefore = ledger.suites.length;
+  try {
+    await import(pathToFileURL(resolve(testsDir, file)).href);
+  } catch (error) {
+    problems.push(`${file} failed to load: ${inspect(error)}`);
+  }
+  if (ledger.suites.length === suitesBefore) problems.push(`${file} defines no suite from helpers/suite.ts`);
+}
+
+await uvu.exec();
+
+for (const cleanup of ledger.cleanups.reverse()) {
+  try {
+    await cleanup();
+  } catch (error) {
+    problems.push(`teardown failed: ${inspect(error)}`);
+  }
+}
+
+for (const entry of ledger.suites.filter((s) => !s.ran)) problems.push(`suite "${entry.name}" never called .run()`);
+for (const { suite, hook, error } of ledger.hookErrors) {
+  problems.push(`suite "${suite}" ${hook} hook threw: ${inspect(error)}`);
+}
+const notRun = ledger.registered - ledger.passed - ledger.failed;
+if (notRun > 0) problems.push(`${notRun} registered test(s) did not run`);
+
+const failed = ledger.failed + notRun;
+for (const problem of problems) process.stdout.write(`FAIL ${problem}\n`);
+process.stdout.write(`${ledger.passed} passed, ${failed} failed\n`);
+process.exit(failed > 0 || problems.length > 0 || process.exitCode ? 1 : 0);
