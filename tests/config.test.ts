@@ -11,7 +11,7 @@ function errorOf(env: Record<string, string>): string {
     assert.instance(error, ConfigError);
     return (error as Error).message;
   }
-  throw new assert.Assertion({ message: 'expected a ConfigError' });
+  return assert.unreachable('expected a ConfigError') as never;
 }
 
 const config = suite('loadConfig');

@@ -12,12 +12,12 @@ import type { Normalized } from '../server/shared/result.ts';
 import { suite } from './helpers/suite.ts';
 
 function valueOf<T>(result: Normalized<T>): T {
-  if (!result.ok) throw new assert.Assertion({ message: `expected valid, got: ${result.message}` });
+  if (!result.ok) return assert.unreachable(`expected valid, got: ${result.message}`) as never;
   return result.value;
 }
 
 function messageOf<T>(result: Normalized<T>): string {
-  if (result.ok) throw new assert.Assertion({ message: `expected invalid, got ${JSON.stringify(result.value)}` });
+  if (result.ok) return assert.unreachable(`expected invalid, got ${JSON.stringify(result.value)}`) as never;
   return result.message;
 }
 

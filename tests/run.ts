@@ -1,14 +1,14 @@
 // Runs every tests/**/*.test.ts file with uvu and fails when uvu would wrongly pass: a hook
 // threw, a suite never ran, or fewer tests passed than were registered. The last line is
 // "N passed, N failed". Arguments filter test files by substring.
+import './helpers/defer-uvu.ts';
 import { readdir } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { inspect } from 'node:util';
 import { ledger } from './helpers/suite.ts';
 
-const uvuGlobals = globalThis as unknown as { UVU_DEFER: number; UVU_INDEX: number; UVU_QUEUE: unknown[][] };
-uvuGlobals.UVU_DEFER = 1;
+const uvuGlobals = globalThis as unknown as { UVU_INDEX: number; UVU_QUEUE: unknown[][] };
 const uvu = await import('uvu');
 
 // KYC_TESTS_DIR and KYC_TEST_SUFFIX let the runner's own tests point it at fixture files.
@@ -35,7 +35,12 @@ for (const [index, file] of files.entries()) {
   if (ledger.suites.length === suitesBefore) problems.push(`${file} defines no suite from helpers/suite.ts`);
 }
 
-await uvu.exec();
+try {
+  await uvu.exec();
+} catch (error) {
+  // An after hook that throws escapes uvu's runner and stops the remaining suites.
+  problems.push(`the run stopped early: ${inspect(error)}`);
+}
 
 for (const cleanup of ledger.cleanups.reverse()) {
   try {

@@ -19,6 +19,7 @@ export function postgresOptions(clientUrl: string) {
       glob: '!(*.d).{js,ts}',
       transactional: true,
       snapshot: false,
+      silent: true,
     },
     pool: { min: 0, max: 10 },
     // Query logging stays off: parameters would carry personal data into the logs.

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
 import pg from 'pg';
 import { type Config, loadConfig } from '../../server/config.ts';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
@@ -7,7 +8,8 @@ import { type RunningServer, startServer } from '../../server/server.ts';
 import { onTeardown } from './suite.ts';
 
 /** PostgreSQL server for tests; each run recreates its databases on it. */
-export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgresql://127.0.0.1:5432/kyc_test';
+export const TEST_DATABASE_URL =
+  process.env.TEST_DATABASE_URL ?? `postgresql://${userInfo().username}@127.0.0.1:5432/kyc_test`;
 /** MongoDB-wire server for tests (FerretDB in CI). */
 export const TEST_MONGO_URI = process.env.TEST_MONGO_URI ?? 'mongodb://127.0.0.1:27017';
 /** FerretDB binary, for tests that start and stop their own MongoDB-wire server. */

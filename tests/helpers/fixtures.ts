@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { CreateApplicationInput } from '../../sdk/src/index.ts';
 
 let counter = 0;
 
@@ -7,7 +8,7 @@ export function applicationInput(overrides: {
   externalReference?: string;
   applicant?: Record<string, unknown>;
   document?: Record<string, unknown>;
-} = {}) {
+} = {}): CreateApplicationInput {
   counter += 1;
   return {
     externalReference: overrides.externalReference ?? `test-${randomUUID()}`,
@@ -25,5 +26,5 @@ export function applicationInput(overrides: {
       imageUrl: 'https://files.example.org/documents/1.jpg',
       ...overrides.document,
     },
-  };
+  } as CreateApplicationInput;
 }
