@@ -38,13 +38,15 @@ export function buildApp(services: AppServices) {
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.setHeader('x-request-id', request.id);
     const started = process.hrtime.bigint();
+    // Read now: the REST adapter rewrites the raw URL before the response finishes.
+    const path = pathOf(request.url);
     reply.raw.once('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       log.info(
         {
           requestId: request.id,
           method: request.method,
-          path: pathOf(request.url),
+          path,
           status: reply.raw.statusCode,
           durationMs: Math.round(durationMs * 100) / 100,
         },

@@ -1,0 +1,113 @@
+import { MongoClient } from 'mongodb';
+import pg from 'pg';
+import * as assert from 'uvu/assert';
+import type { RunningServer } from '../server/server.ts';
+import { dropDatabase, freshDatabase, runId, startTestServer } from './helpers/env.ts';
+import { FerretProcess } from './helpers/ferret.ts';
+import { applicationInput } from './helpers/fixtures.ts';
+import { eventually, http } from './helpers/http.ts';
+import { onTeardown, suite } from './helpers/suite.ts';
+
+interface Context {
+  ferret: FerretProcess;
+  server: RunningServer;
+  db: pg.Client;
+  mongoDbName: string;
+}
+
+/** Counts audit documents per application id, read straight from the MongoDB-wire server. */
+async function auditCounts(ferret: FerretProcess, dbName: string, ids: string[]): Promise<number[]> {
+  const client = new MongoClient(ferret.uri, { serverSelectionTimeoutMS: 2000 });
+  try {
+    const collection = client.db(dbName).collection('audit_events');
+    return await Promise.all(ids.map((id) => collection.countDocuments({ applicationId: id })));
+  } finally {
+    await client.close();
+  }
+}
+
+async function pending(db: pg.Client): Promise<number> {
+  const result = await db.query('select count(*)::int as n from audit_outbox where delivered_at is null');
+  return result.rows[0].n;
+}
+
+const outbox = suite<Context>('audit outbox');
+
+outbox.before(async (context) => {
+  const database = `kyc_test_outbox_${runId}`;
+  const url = await freshDatabase(database);
+  onTeardown(() => dropDatabase(database));
+  context.ferret = await FerretProcess.start();
+  context.mongoDbName = `kyc_outbox_${runId}`;
+  context.server = await startTestServer({
+    DATABASE_URL: url,
+    MONGO_URI: context.ferret.uri,
+    MONGO_DB_NAME: context.mongoDbName,
+  });
+  context.db = new pg.Client({ connectionString: url });
+  await context.db.connect();
+});
+
+outbox.after(async (context) => {
+  await context.db?.end();
+});
+
+outbox('delivers every event once after an outage', async ({ ferret, server, db, mongoDbName }) => {
+  await ferret.kill();
+
+  const ids: string[] = [];
+  for (let index = 0; index < 5; index++) {
+    const response = await http(server.url, 'POST', '/api/v1/applications', { json: applicationInput() });
+    assert.is(response.status, 200, 'intake must not depend on MongoDB');
+    ids.push(response.body.id);
+  }
+  const status = await http(server.url, 'GET', '/api/v1/status');
+  assert.is(status.body.auditBacklog.pending, 5);
+  assert.ok(status.body.auditBacklog.oldestAgeSeconds >= 0);
+  const reads = await http(server.url, 'GET', '/api/v1/audit-events');
+  assert.is(reads.status, 503);
+
+  await ferret.resume();
+  await eventually(async () => ((await pending(db)) === 0 ? true : undefined), 20_000);
+
+  assert.equal(await auditCounts(ferret, mongoDbName, ids), [1, 1, 1, 1, 1]);
+});
+
+outbox('skips an event that MongoDB already holds', async ({ ferret, server, db, mongoDbName }) => {
+  const response = await http(server.url, 'POST', '/api/v1/applications', { json: applicationInput() });
+  const id = response.body.id;
+  await eventually(async () => ((await pending(db)) === 0 ? true : undefined));
+
+  // As after a crash between the MongoDB write and the PostgreSQL commit.
+  await db.query('update audit_outbox set delivered_at = null where application_id = $1', [id]);
+  await eventually(async () => ((await pending(db)) === 0 ? true : undefined));
+
+  assert.equal(await auditCounts(ferret, mongoDbName, [id]), [1]);
+});
+
+outbox('keeps events in outbox order', async ({ server, db }) => {
+  const ids: string[] = [];
+  for (let index = 0; index < 3; index++) {
+    const response = await http(server.url, 'POST', '/api/v1/applications', { json: applicationInput() });
+    ids.push(response.body.id);
+  }
+  await eventually(async () => ((await pending(db)) === 0 ? true : undefined));
+
+  const page = await http(server.url, 'GET', '/api/v1/audit-events?limit=3');
+  const sequences = page.body.items.map((item: { sequence: number }) => item.sequence);
+  assert.equal(page.body.items.map((item: { applicationId: string }) => item.applicationId), [...ids].reverse());
+  assert.equal(sequences, [...sequences].sort((a: number, b: number) => b - a));
+});
+
+outbox('pages audit events by cursor', async ({ server }) => {
+  const first = await http(server.url, 'GET', '/api/v1/audit-events?limit=4');
+  const second = await http(server.url, 'GET', `/api/v1/audit-events?limit=4&cursor=${first.body.nextCursor}`);
+
+  const all = [...first.body.items, ...second.body.items].map((item: { id: string }) => item.id);
+  assert.is(first.body.items.length, 4);
+  assert.is(second.body.items.length, 4);
+  assert.is(new Set(all).size, 8);
+  assert.is(second.body.items[0].sequence, first.body.items[3].sequence - 1);
+});
+
+outbox.run();

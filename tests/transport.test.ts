@@ -1,0 +1,141 @@
+import pg from 'pg';
+import * as assert from 'uvu/assert';
+import type { RunningServer } from '../server/server.ts';
+import { dropDatabase, freshDatabase, runId, sharedServer, startTestServer } from './helpers/env.ts';
+import { applicationInput } from './helpers/fixtures.ts';
+import { http } from './helpers/http.ts';
+import { onTeardown, suite } from './helpers/suite.ts';
+
+const API = '/api/v1';
+
+interface Context {
+  url: string;
+}
+
+const http1 = suite<Context>('HTTP errors');
+
+http1.before(async (context) => {
+  context.url = (await sharedServer()).server.url;
+});
+
+http1('answers 413 for a body over the limit', async ({ url }) => {
+  const body = JSON.stringify({ ...applicationInput(), padding: 'x'.repeat(300 * 1024) });
+
+  const rest = await http(url, 'POST', `${API}/applications`, { body, headers: { 'content-type': 'application/json' } });
+  const trpc = await http(url, 'POST', '/trpc/applications.create', { body, headers: { 'content-type': 'application/json' } });
+
+  assert.is(rest.status, 413);
+  assert.is(rest.body.data.code, 'PAYLOAD_TOO_LARGE');
+  assert.match(rest.body.message, '262144 bytes');
+  assert.is(trpc.status, 413);
+  assert.is(trpc.body.error.json.data.code, 'PAYLOAD_TOO_LARGE');
+});
+
+http1('answers 415 for a body that is not JSON', async ({ url }) => {
+  const asText = await http(url, 'POST', `${API}/applications`, { body: '{}', headers: { 'content-type': 'text/plain' } });
+  const asForm = await http(url, 'POST', `${API}/applications`, { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+
+  assert.is(asText.status, 415);
+  assert.is(asText.body.data.code, 'UNSUPPORTED_MEDIA_TYPE');
+  assert.is(asForm.status, 415);
+});
+
+http1('accepts JSON with a charset parameter', async ({ url }) => {
+  const response = await http(url, 'POST', `${API}/applications`, {
+    body: JSON.stringify(applicationInput()),
+    headers: { 'content-type': 'application/json; charset=utf-8' },
+  });
+
+  assert.is(response.status, 200);
+});
+
+http1('answers 400 for malformed JSON', async ({ url }) => {
+  const response = await http(url, 'POST', `${API}/applications`, { body: '{"externalReference":', headers: { 'content-type': 'application/json' } });
+
+  assert.is(response.status, 400);
+  assert.is(response.body.data.code, 'BAD_REQUEST');
+  assert.is(response.body.message, 'Request body is not valid JSON');
+});
+
+http1('answers 404 for an unknown route', async ({ url }) => {
+  const rest = await http(url, 'GET', `${API}/nothing-here`);
+  const outside = await http(url, 'GET', '/nothing-here');
+
+  assert.is(rest.status, 404);
+  assert.is(rest.body.data.code, 'NOT_FOUND');
+  assert.is(outside.status, 404);
+  assert.is(outside.body.data.code, 'NOT_FOUND');
+});
+
+http1('echoes a request id or makes one', async ({ url }) => {
+  const given = await http(url, 'GET', `${API}/applications/not-a-uuid`, { headers: { 'x-request-id': 'abc-123' } });
+  const made = await http(url, 'GET', `${API}/applications?limit=1`);
+  const unsafe = await http(url, 'GET', `${API}/applications?limit=1`, { headers: { 'x-request-id': 'a b<script>' } });
+
+  assert.is(given.headers.get('x-request-id'), 'abc-123');
+  assert.is(given.body.data.requestId, 'abc-123');
+  assert.match(made.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+  assert.match(unsafe.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+});
+
+http1('reports the audit backlog', async ({ url }) => {
+  const response = await http(url, 'GET', `${API}/status`);
+
+  assert.is(response.status, 200);
+  assert.type(response.body.auditBacklog.pending, 'number');
+  assert.is(response.body.relay.running, true);
+});
+
+http1.run();
+
+interface ProductionContext {
+  server: RunningServer;
+  database: string;
+}
+
+const production = suite<ProductionContext>('production errors');
+
+// A server with NODE_ENV=production on a database whose schema is then broken, so that
+// queries fail inside PostgreSQL for real.
+production.before(async (context) => {
+  context.database = `kyc_test_production_${runId}`;
+  const url = await freshDatabase(context.database);
+  onTeardown(() => dropDatabase(context.database));
+  context.server = await startTestServer({ DATABASE_URL: url, NODE_ENV: 'production' });
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('alter table applications rename column created_at to created_at_broken');
+  await client.end();
+});
+
+production('hides internal details of a 500', async ({ server }) => {
+  const response = await http(server.url, 'GET', `${API}/applications`);
+
+  assert.is(response.status, 500);
+  assert.is(response.body.message, 'An unexpected error occurred');
+  assert.is(response.body.data.code, 'INTERNAL_SERVER_ERROR');
+  assert.is(response.body.data.stack, undefined);
+  const text = JSON.stringify(response.body);
+  for (const leak of ['created_at', 'select', 'column', '127.0.0.1', '5432', 'postgres', 'at ']) {
+    assert.not.ok(text.includes(leak), `body contains "${leak}": ${text}`);
+  }
+});
+
+production('hides internal details over tRPC', async ({ server }) => {
+  const response = await http(server.url, 'GET', `/trpc/applications.list?input=${encodeURIComponent('{"json":{}}')}`);
+
+  assert.is(response.status, 500);
+  const text = JSON.stringify(response.body);
+  assert.not.ok(text.includes('created_at'), text);
+  assert.not.ok(text.includes('stack'), text);
+});
+
+production('keeps field issues in a 400', async ({ server }) => {
+  const response = await http(server.url, 'GET', `${API}/applications?limit=0`);
+
+  assert.is(response.status, 400);
+  assert.equal(response.body.data.issues.map((issue: { path: string }) => issue.path), ['limit']);
+  assert.is(response.body.data.stack, undefined);
+});
+
+production.run();
