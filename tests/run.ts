@@ -42,11 +42,18 @@ try {
   problems.push(`the run stopped early: ${inspect(error)}`);
 }
 
+const TEARDOWN_TIMEOUT_MS = 15_000;
 for (const cleanup of ledger.cleanups.reverse()) {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${TEARDOWN_TIMEOUT_MS} ms`)), TEARDOWN_TIMEOUT_MS);
+  });
   try {
-    await cleanup();
+    await Promise.race([cleanup(), timeout]);
   } catch (error) {
     problems.push(`teardown failed: ${inspect(error)}`);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
