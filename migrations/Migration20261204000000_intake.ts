@@ -14,7 +14,7 @@ export class Migration20261204000000_intake extends Migration {
     this.addSql(`create index "applications_country_created_index" on "applications" ("country", "created_at", "id");`);
     this.addSql(`create index "applications_possible_duplicate_created_index" on "applications" ("possible_duplicate", "created_at", "id");`);
     this.addSql(`create index "applications_document_index" on "applications" ("document_type", "document_issuing_country", "document_number_comparable");`);
-    this.addSql(`alter table "applications" add constraint "applications_risk_score_check" check (risk_score between 0 and 100);`);
+    this.addSql(`alter table "applications" add constraint "applications_risk_score_check" check ((risk_score >= 0) AND (risk_score <= 100));`);
     this.addSql(`alter table "applications" add constraint "applications_status_check" check ("status" in ('submitted', 'in_review', 'on_hold', 'resubmission_requested', 'approved', 'rejected', 'withdrawn', 'expired'));`);
     this.addSql(`alter table "applications" add constraint "applications_document_type_check" check ("document_type" in ('passport', 'national_id_card', 'driving_licence', 'residence_permit'));`);
     this.addSql(`alter table "applications" add constraint "applications_risk_level_check" check ("risk_level" in ('low', 'medium', 'high'));`);

@@ -1,0 +1,73 @@
+import * as assert from 'uvu/assert';
+import { sharedServer } from './helpers/env.ts';
+import { http } from './helpers/http.ts';
+import { suite } from './helpers/suite.ts';
+
+interface Context {
+  url: string;
+}
+
+const docs = suite<Context>('OpenAPI document and /docs');
+
+docs.before(async (context) => {
+  context.url = (await sharedServer()).server.url;
+});
+
+docs('lists every REST procedure under the prefix', async ({ url }) => {
+  const response = await http(url, 'GET', '/openapi.json');
+
+  assert.is(response.status, 200);
+  assert.is(response.body.openapi.slice(0, 3), '3.1');
+  assert.equal(response.body.servers, [{ url: '/api/v1' }]);
+  assert.equal(Object.keys(response.body.paths).sort(), [
+    '/applications',
+    '/applications/{id}',
+    '/applications/{id}/audit-events',
+    '/audit-events',
+    '/status',
+  ]);
+  assert.ok(response.body.paths['/applications'].post);
+  assert.ok(response.body.paths['/applications'].get);
+});
+
+docs('documents list filters as query parameters', async ({ url }) => {
+  const response = await http(url, 'GET', '/openapi.json');
+  const parameters = response.body.paths['/applications'].get.parameters.map((parameter: { name: string; in: string }) => `${parameter.in}:${parameter.name}`);
+
+  assert.equal(parameters.sort(), [
+    'query:country',
+    'query:createdFrom',
+    'query:createdTo',
+    'query:cursor',
+    'query:limit',
+    'query:possibleDuplicate',
+    'query:riskLevel',
+    'query:status',
+  ]);
+});
+
+docs('marks dates as date-time strings', async ({ url }) => {
+  const response = await http(url, 'GET', '/openapi.json');
+  const application = response.body.components.schemas.Application;
+
+  assert.is(application.properties.createdAt.type, 'string');
+  assert.is(application.properties.createdAt.format, 'date-time');
+});
+
+docs('serves Swagger UI from local files only', async ({ url }) => {
+  const page = await http(url, 'GET', '/docs');
+  const initializer = await http(url, 'GET', '/docs/initializer.js');
+  const bundle = await fetch(`${url}/docs/swagger-ui-bundle.js`);
+
+  assert.is(page.status, 200);
+  const sources = [...String(page.body).matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+  assert.ok(sources.length >= 4);
+  assert.ok(sources.every((source) => source?.startsWith('/docs/')), sources.join(' '));
+  assert.match(String(initializer.body), 'validatorUrl: null');
+  assert.match(String(initializer.body), "url: '/openapi.json'");
+  assert.is(bundle.status, 200);
+  assert.is(bundle.headers.get('content-type'), 'text/javascript; charset=utf-8');
+  await bundle.arrayBuffer();
+});
+
+docs.run();
