@@ -2,7 +2,11 @@
 // document types, with some rows invalid on purpose. The same seed gives the same file.
 // Usage: npm run sample -- [ROWS] [OUTPUT]
 import { writeFileSync } from 'node:fs';
-import { getExampleNumber, parsePhoneNumberFromString, type CountryCode } from 'libphonenumber-js/max';
+import {
+  type CountryCode,
+  getExampleNumber,
+  parsePhoneNumberFromString,
+} from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
 
 interface Locale {
@@ -16,36 +20,153 @@ interface Locale {
 }
 
 const LOCALES: Locale[] = [
-  { country: 'GB', given: ['Oliver', 'Amelia', 'Harry', 'Isla'], family: ["O'Brien", 'Smith-Jones', 'Taylor', 'Wright'] },
-  { country: 'IE', given: ['Seán', 'Aoife', 'Niamh', 'Ciarán'], family: ['Ó Briain', 'Mac Giolla', "O'Sullivan", 'Murphy'] },
-  { country: 'FR', given: ['Chloé', 'Jean-Luc', 'Éloïse', 'François'], family: ['Lefèvre', 'Dupont', 'Gauthier', "D'Arcy"] },
-  { country: 'DE', given: ['Jürgen', 'Anna-Lena', 'Björn', 'Käthe'], family: ['Groß', 'Müller', 'Schäfer', 'Weiß'] },
-  { country: 'ES', given: ['José', 'Gal·la', 'Núria', 'Iñigo'], family: ['Núñez', 'Puig i Serra', 'Martínez', 'Ibáñez'] },
-  { country: 'PL', given: ['Łukasz', 'Małgorzata', 'Wojciech', 'Zofia'], family: ['Wiśniewski', 'Żak', 'Kowalczyk', 'Dąbrowska'] },
-  { country: 'CZ', given: ['Jiří', 'Tereza', 'Přemysl', 'Eliška'], family: ['Dvořák', 'Novotná', 'Černý', 'Růžička'] },
-  { country: 'TR', given: ['Çağla', 'İbrahim', 'Şule', 'Göktuğ'], family: ['Öztürk', 'Yılmaz', 'Çelik', 'Şahin'] },
-  { country: 'VN', given: ['Minh Khai', 'Thị Hoa', 'Văn Đức', 'Ngọc Ánh'], family: ['Nguyễn', 'Trần', 'Lê', 'Phạm'], familyFirst: true },
-  { country: 'GR', given: ['Νίκος', 'Ελένη', 'Γιώργος', 'Μαρία'], family: ['Παπαδόπουλος', 'Καζαντζάκης', 'Οικονόμου', 'Γεωργίου'] },
-  { country: 'UA', given: ['Олена', 'Тарас', 'Ірина', 'Богдан'], family: ['Шевченко', 'Коваленко', 'Бондар', 'Ткаченко'] },
-  { country: 'IL', given: ['דוד', 'שרה', 'יוסף', 'מרים'], family: ['כהן', 'לוי', 'מזרחי', 'בן דוד'] },
-  { country: 'AE', given: ['محمد', 'فاطمة', 'أحمد', 'مريم'], family: ['العلي', 'الهاشمي', 'بن راشد', 'المنصوري'] },
-  { country: 'EG', given: ['عمر', 'نور', 'يوسف', 'هدى'], family: ['عبد الله', 'حسن', 'مصطفى', 'السيد'] },
-  { country: 'IN', given: ['अनुष्का', 'राहुल', 'प्रिया', 'विक्रम'], family: ['शर्मा', 'वर्मा', 'गुप्ता', 'सिंह'] },
-  { country: 'CN', given: ['小明', '秀英', '伟', '静'], family: ['王', '李', '张', '刘'], familyFirst: true, joined: true },
-  { country: 'JP', given: ['花子', '太郎', '美咲', '翔太'], family: ['佐藤', '鈴木', '高橋', '田中'], familyFirst: true, joined: true },
-  { country: 'KR', given: ['민준', '서연', '지호', '하은'], family: ['김', '이', '박', '최'], familyFirst: true, joined: true },
-  { country: 'TH', given: ['สมชาย', 'สมหญิง', 'ประเสริฐ', 'มาลี'], family: ['ใจดี', 'ศรีสุข', 'วงศ์ไทย', 'บุญมา'] },
-  { country: 'US', given: ['Kalani', 'Mele', 'James', 'Ashley'], family: ['Kaʻahumanu', 'Nāone', 'Johnson', 'García'] },
-  { country: 'NZ', given: ['Aroha', 'Tāne', 'Mereana', 'Wiremu'], family: ['Ngata', 'Te Whiti', 'Pōmare', 'Walker'] },
-  { country: 'BR', given: ['João', 'Conceição', 'Luíza', 'Antônio'], family: ['da Silva', 'Gonçalves', 'Araújo', 'Magalhães'] },
-  { country: 'KE', given: ['Wanjiru', 'Otieno', 'Achieng', 'Kipchoge'], family: ['Kamau', 'Odhiambo', 'Mwangi', 'Wafula'] },
-  { country: 'NG', given: ['Chukwuemeka', 'Ngozi', 'Oluwaseun', 'Aisha'], family: ['Okafor', 'Adeyemi', 'Balogun', 'Bello'] },
-  { country: 'IR', given: ['علی', 'زهرا', 'رضا', 'نرگس'], family: ['محمدی', 'حسینی', 'رضایی', 'کریمی'] },
-  { country: 'SE', given: ['Åsa', 'Björn', 'Märta', 'Östen'], family: ['Lindström', 'Åkesson', 'Söderberg', 'Nyström'] },
+  {
+    country: 'GB',
+    given: ['Oliver', 'Amelia', 'Harry', 'Isla'],
+    family: ["O'Brien", 'Smith-Jones', 'Taylor', 'Wright'],
+  },
+  {
+    country: 'IE',
+    given: ['Seán', 'Aoife', 'Niamh', 'Ciarán'],
+    family: ['Ó Briain', 'Mac Giolla', "O'Sullivan", 'Murphy'],
+  },
+  {
+    country: 'FR',
+    given: ['Chloé', 'Jean-Luc', 'Éloïse', 'François'],
+    family: ['Lefèvre', 'Dupont', 'Gauthier', "D'Arcy"],
+  },
+  {
+    country: 'DE',
+    given: ['Jürgen', 'Anna-Lena', 'Björn', 'Käthe'],
+    family: ['Groß', 'Müller', 'Schäfer', 'Weiß'],
+  },
+  {
+    country: 'ES',
+    given: ['José', 'Gal·la', 'Núria', 'Iñigo'],
+    family: ['Núñez', 'Puig i Serra', 'Martínez', 'Ibáñez'],
+  },
+  {
+    country: 'PL',
+    given: ['Łukasz', 'Małgorzata', 'Wojciech', 'Zofia'],
+    family: ['Wiśniewski', 'Żak', 'Kowalczyk', 'Dąbrowska'],
+  },
+  {
+    country: 'CZ',
+    given: ['Jiří', 'Tereza', 'Přemysl', 'Eliška'],
+    family: ['Dvořák', 'Novotná', 'Černý', 'Růžička'],
+  },
+  {
+    country: 'TR',
+    given: ['Çağla', 'İbrahim', 'Şule', 'Göktuğ'],
+    family: ['Öztürk', 'Yılmaz', 'Çelik', 'Şahin'],
+  },
+  {
+    country: 'VN',
+    given: ['Minh Khai', 'Thị Hoa', 'Văn Đức', 'Ngọc Ánh'],
+    family: ['Nguyễn', 'Trần', 'Lê', 'Phạm'],
+    familyFirst: true,
+  },
+  {
+    country: 'GR',
+    given: ['Νίκος', 'Ελένη', 'Γιώργος', 'Μαρία'],
+    family: ['Παπαδόπουλος', 'Καζαντζάκης', 'Οικονόμου', 'Γεωργίου'],
+  },
+  {
+    country: 'UA',
+    given: ['Олена', 'Тарас', 'Ірина', 'Богдан'],
+    family: ['Шевченко', 'Коваленко', 'Бондар', 'Ткаченко'],
+  },
+  {
+    country: 'IL',
+    given: ['דוד', 'שרה', 'יוסף', 'מרים'],
+    family: ['כהן', 'לוי', 'מזרחי', 'בן דוד'],
+  },
+  {
+    country: 'AE',
+    given: ['محمد', 'فاطمة', 'أحمد', 'مريم'],
+    family: ['العلي', 'الهاشمي', 'بن راشد', 'المنصوري'],
+  },
+  {
+    country: 'EG',
+    given: ['عمر', 'نور', 'يوسف', 'هدى'],
+    family: ['عبد الله', 'حسن', 'مصطفى', 'السيد'],
+  },
+  {
+    country: 'IN',
+    given: ['अनुष्का', 'राहुल', 'प्रिया', 'विक्रम'],
+    family: ['शर्मा', 'वर्मा', 'गुप्ता', 'सिंह'],
+  },
+  {
+    country: 'CN',
+    given: ['小明', '秀英', '伟', '静'],
+    family: ['王', '李', '张', '刘'],
+    familyFirst: true,
+    joined: true,
+  },
+  {
+    country: 'JP',
+    given: ['花子', '太郎', '美咲', '翔太'],
+    family: ['佐藤', '鈴木', '高橋', '田中'],
+    familyFirst: true,
+    joined: true,
+  },
+  {
+    country: 'KR',
+    given: ['민준', '서연', '지호', '하은'],
+    family: ['김', '이', '박', '최'],
+    familyFirst: true,
+    joined: true,
+  },
+  {
+    country: 'TH',
+    given: ['สมชาย', 'สมหญิง', 'ประเสริฐ', 'มาลี'],
+    family: ['ใจดี', 'ศรีสุข', 'วงศ์ไทย', 'บุญมา'],
+  },
+  {
+    country: 'US',
+    given: ['Kalani', 'Mele', 'James', 'Ashley'],
+    family: ['Kaʻahumanu', 'Nāone', 'Johnson', 'García'],
+  },
+  {
+    country: 'NZ',
+    given: ['Aroha', 'Tāne', 'Mereana', 'Wiremu'],
+    family: ['Ngata', 'Te Whiti', 'Pōmare', 'Walker'],
+  },
+  {
+    country: 'BR',
+    given: ['João', 'Conceição', 'Luíza', 'Antônio'],
+    family: ['da Silva', 'Gonçalves', 'Araújo', 'Magalhães'],
+  },
+  {
+    country: 'KE',
+    given: ['Wanjiru', 'Otieno', 'Achieng', 'Kipchoge'],
+    family: ['Kamau', 'Odhiambo', 'Mwangi', 'Wafula'],
+  },
+  {
+    country: 'NG',
+    given: ['Chukwuemeka', 'Ngozi', 'Oluwaseun', 'Aisha'],
+    family: ['Okafor', 'Adeyemi', 'Balogun', 'Bello'],
+  },
+  {
+    country: 'IR',
+    given: ['علی', 'زهرا', 'رضا', 'نرگس'],
+    family: ['محمدی', 'حسینی', 'رضایی', 'کریمی'],
+  },
+  {
+    country: 'SE',
+    given: ['Åsa', 'Björn', 'Märta', 'Östen'],
+    family: ['Lindström', 'Åkesson', 'Söderberg', 'Nyström'],
+  },
 ];
 
 const DOCUMENT_TYPES = ['passport', 'national_id_card', 'driving_licence', 'residence_permit'];
-const DOMAINS = ['example.org', 'Example.COM', 'mail.example.net', 'EXAMPLE.co.uk', 'mailinator.com'];
+const DOMAINS = [
+  'example.org',
+  'Example.COM',
+  'mail.example.net',
+  'EXAMPLE.co.uk',
+  'mailinator.com',
+];
 
 /** mulberry32: a small seeded generator, so the sample is reproducible. */
 function seededRandom(seed: number) {
@@ -61,7 +182,8 @@ function seededRandom(seed: number) {
 
 const random = seededRandom(20261204);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;
-const digits = (count: number) => Array.from({ length: count }, () => Math.floor(random() * 10)).join('');
+const digits = (count: number) =>
+  Array.from({ length: count }, () => Math.floor(random() * 10)).join('');
 
 function phoneFor(country: CountryCode): string {
   const example = getExampleNumber(country, examples);
@@ -69,7 +191,8 @@ function phoneFor(country: CountryCode): string {
   const base = example.number;
   for (let attempt = 0; attempt < 5; attempt++) {
     const candidate = `${base.slice(0, -3)}${digits(3)}`;
-    if (parsePhoneNumberFromString(candidate)?.isValid()) return example.formatInternational().replace(/\d{3}$/, candidate.slice(-3));
+    if (parsePhoneNumberFromString(candidate)?.isValid())
+      return example.formatInternational().replace(/\d{3}$/, candidate.slice(-3));
   }
   return example.formatInternational();
 }
@@ -84,7 +207,12 @@ function nameFor(locale: Locale): string {
 function documentNumber(): string {
   const letters = 'ABCDEFGHJKLMNPRSTUVWXYZ';
   const prefix = `${pick([...letters])}${pick([...letters])}`;
-  return pick([`${prefix}${digits(7)}`, `${prefix} ${digits(3)} ${digits(4)}`, `${digits(3)}-${digits(3)}-${digits(3)}`, `${prefix}.${digits(6)}`]);
+  return pick([
+    `${prefix}${digits(7)}`,
+    `${prefix} ${digits(3)} ${digits(4)}`,
+    `${digits(3)}-${digits(3)}-${digits(3)}`,
+    `${prefix}.${digits(6)}`,
+  ]);
 }
 
 type Row = Record<(typeof COLUMNS)[number], string>;
@@ -119,24 +247,50 @@ function validRow(index: number): Row {
 
 /** Each rule breaks one field of a valid row, the way real submissions go wrong. */
 const BREAKERS: ((row: Row) => void)[] = [
-  (row) => { row.country = 'GBR'; },
-  (row) => { row.document_issuing_country = 'UK'; },
-  (row) => { row.email = row.email.replace('@', ' at '); },
-  (row) => { row.document_image_url = row.document_image_url.replace('https:', 'http:'); },
-  (row) => { row.document_image_url = 'https://user:secret@documents.example.org/x.jpg'; },
-  (row) => { row.full_name = `${row.full_name}\u0007`; },
-  (row) => { row.full_name = '   '; },
-  (row) => { row.full_name = 'R2-D2 Unit 7'; },
-  (row) => { row.phone = '12345'; },
-  (row) => { row.document_type = 'visa'; },
-  (row) => { row.document_number = 'AB#1234'; },
-  (row) => { row.full_name = 'Name '.repeat(60); },
+  (row) => {
+    row.country = 'GBR';
+  },
+  (row) => {
+    row.document_issuing_country = 'UK';
+  },
+  (row) => {
+    row.email = row.email.replace('@', ' at ');
+  },
+  (row) => {
+    row.document_image_url = row.document_image_url.replace('https:', 'http:');
+  },
+  (row) => {
+    row.document_image_url = 'https://user:secret@documents.example.org/x.jpg';
+  },
+  (row) => {
+    row.full_name = `${row.full_name}\u0007`;
+  },
+  (row) => {
+    row.full_name = '   ';
+  },
+  (row) => {
+    row.full_name = 'R2-D2 Unit 7';
+  },
+  (row) => {
+    row.phone = '12345';
+  },
+  (row) => {
+    row.document_type = 'visa';
+  },
+  (row) => {
+    row.document_number = 'AB#1234';
+  },
+  (row) => {
+    row.full_name = 'Name '.repeat(60);
+  },
 ];
 
-const csvField = (value: string) => (/[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value);
+const csvField = (value: string) =>
+  /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 
 const count = Number(process.argv[2] ?? 1200);
-const output = process.argv[3] ?? new URL('../data/sample-applications.csv', import.meta.url).pathname;
+const output =
+  process.argv[3] ?? new URL('../data/sample-applications.csv', import.meta.url).pathname;
 const lines = [COLUMNS.join(',')];
 let invalid = 0;
 for (let index = 1; index <= count; index++) {

@@ -4,7 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
-import { importRows, readRows, type RowOutcome } from '../server/applications/import.ts';
+import { importRows, type RowOutcome, readRows } from '../server/applications/import.ts';
 import { AuditRelay } from '../server/audit/relay.ts';
 import { ConfigError, loadConfig } from '../server/config.ts';
 import { openMongo } from '../server/db/mongo.ts';
@@ -13,7 +13,9 @@ import { createLogger, safeError } from '../server/shared/log.ts';
 
 const file = process.argv[2];
 if (!file || file === '--help') {
-  process.stderr.write('Usage: npm run import -- FILE\n  FILE: a .csv file with a header row, or a .jsonl file of applications.create inputs\n');
+  process.stderr.write(
+    'Usage: npm run import -- FILE\n  FILE: a .csv file with a header row, or a .jsonl file of applications.create inputs\n',
+  );
   process.exit(file ? 0 : 1);
 }
 if (!existsSync(file)) {
@@ -32,7 +34,10 @@ try {
   throw error;
 }
 
-const log = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, `${config.PROJECT_NAME} import`);
+const log = createLogger(
+  config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL,
+  `${config.PROJECT_NAME} import`,
+);
 const postgres = await openPostgres(config.DATABASE_URL);
 const runId = randomUUID();
 const PROGRESS_EVERY = 500;
@@ -82,7 +87,9 @@ try {
     await mongo.close(true);
   }
 } catch (error) {
-  process.stderr.write(`Import stopped: ${safeError(error).message}. Rows before the failure are stored; running the import again skips them.\n`);
+  process.stderr.write(
+    `Import stopped: ${safeError(error).message}. Rows before the failure are stored; running the import again skips them.\n`,
+  );
   exitCode = 1;
 } finally {
   await postgres.close(true);

@@ -9,7 +9,9 @@ if (!url) {
 const orm = await openPostgres(url);
 try {
   const applied = await migrateToLatest(orm);
-  process.stdout.write(applied.length > 0 ? `Applied: ${applied.join(', ')}\n` : 'Schema is up to date.\n');
+  process.stdout.write(
+    applied.length > 0 ? `Applied: ${applied.join(', ')}\n` : 'Schema is up to date.\n',
+  );
 } finally {
   await orm.close(true);
 }

@@ -25,7 +25,10 @@ const envSchema = z.object({
     emptyAsUnset,
     z
       .string()
-      .regex(/^(\/[A-Za-z0-9._~-]+)+$/, 'must start with "/" and have no trailing "/", e.g. /api/v1')
+      .regex(
+        /^(\/[A-Za-z0-9._~-]+)+$/,
+        'must start with "/" and have no trailing "/", e.g. /api/v1',
+      )
       .default('/api/v1'),
   ),
   PROJECT_NAME: z.preprocess(

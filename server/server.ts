@@ -39,7 +39,10 @@ export function redactUrl(url: string): string {
  * Connects to PostgreSQL (required, schema migrated), opens the MongoDB audit store (may be
  * down: the relay retries), starts the HTTP server and the audit relay.
  */
-export async function startServer(config: Config, options: StartOptions = {}): Promise<RunningServer> {
+export async function startServer(
+  config: Config,
+  options: StartOptions = {},
+): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.LOG_LEVEL, config.PROJECT_NAME);
   const postgres = await openPostgres(config.DATABASE_URL);
   await postgres.connect().catch(() => undefined);
@@ -59,7 +62,12 @@ export async function startServer(config: Config, options: StartOptions = {}): P
   }
 
   const mongo = await openMongo(config.MONGO_URI, config.MONGO_DB_NAME);
-  const relay = new AuditRelay(postgres, mongo, log.child({ component: 'audit-relay' }), options.relay);
+  const relay = new AuditRelay(
+    postgres,
+    mongo,
+    log.child({ component: 'audit-relay' }),
+    options.relay,
+  );
   const app = buildApp({ config, log, postgres, mongo, relay });
   await app.listen({ host: options.host ?? '0.0.0.0', port: config.PORT });
   relay.start();
@@ -79,7 +87,10 @@ export async function startServer(config: Config, options: StartOptions = {}): P
       try {
         await relay.drain();
       } catch (error) {
-        log.warn({ err: safeError(error) }, 'audit events left in the outbox at shutdown; they are delivered at next start');
+        log.warn(
+          { err: safeError(error) },
+          'audit events left in the outbox at shutdown; they are delivered at next start',
+        );
       }
       await mongo.close(true);
       await postgres.close(true);

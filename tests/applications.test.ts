@@ -1,6 +1,11 @@
 import pg from 'pg';
 import * as assert from 'uvu/assert';
-import { createKycClient, fieldIssuesOf, type KycClient, TRPCClientError } from '../sdk/src/index.ts';
+import {
+  createKycClient,
+  fieldIssuesOf,
+  type KycClient,
+  TRPCClientError,
+} from '../sdk/src/index.ts';
 import { sharedServer } from './helpers/env.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { eventually, http } from './helpers/http.ts';
@@ -42,7 +47,12 @@ intake.after(async (context) => {
 
 intake('stores normalised values over tRPC', async ({ client }) => {
   const input = applicationInput({
-    applicant: { fullName: '  Zoe\u0308   Saldan\u0303a ', email: 'Zoe.S@Example.ORG', phone: '+44 (0)20 7946 0958', country: 'gb' },
+    applicant: {
+      fullName: '  Zoe\u0308   Saldan\u0303a ',
+      email: 'Zoe.S@Example.ORG',
+      phone: '+44 (0)20 7946 0958',
+      country: 'gb',
+    },
     document: { number: 'ab 12.34-56/7', issuingCountry: 'fr' },
   });
 
@@ -69,14 +79,28 @@ intake('stores the score with every factor', async ({ client }) => {
   const created = await client.applications.create.mutate(input);
 
   const codes = created.risk.factors.map((factor) => factor.code).sort();
-  assert.equal(codes, ['issuer_differs_from_residence', 'issuer_elevated_risk', 'phone_country_differs', 'weaker_document_type']);
-  assert.is(created.risk.score, created.risk.factors.reduce((sum, factor) => sum + factor.points, 0));
+  assert.equal(codes, [
+    'issuer_differs_from_residence',
+    'issuer_elevated_risk',
+    'phone_country_differs',
+    'weaker_document_type',
+  ]);
+  assert.is(
+    created.risk.score,
+    created.risk.factors.reduce((sum, factor) => sum + factor.points, 0),
+  );
   assert.is(created.risk.level, 'medium');
   assert.is(created.risk.rulesetVersion, 'intake-2025-10');
 });
 
 intake('ignores status and score sent by the caller', async ({ url }) => {
-  const input = { ...applicationInput(), status: 'approved', riskScore: 0, risk: { score: 0 }, version: 9 };
+  const input = {
+    ...applicationInput(),
+    status: 'approved',
+    riskScore: 0,
+    risk: { score: 0 },
+    version: 9,
+  };
 
   const response = await http(url, 'POST', `${API}/applications`, { json: input });
 
@@ -115,13 +139,17 @@ intake('names every invalid field over REST', async ({ url }) => {
     'document.type',
     'externalReference',
   ]);
-  const country = response.body.data.issues.find((issue: { path: string }) => issue.path === 'applicant.country');
+  const country = response.body.data.issues.find(
+    (issue: { path: string }) => issue.path === 'applicant.country',
+  );
   assert.match(country.message, 'use the alpha-2 code "GB"');
 });
 
 intake('names the phone once the country is valid', async ({ client }) => {
   const error = await expectTRPCError(
-    client.applications.create.mutate(applicationInput({ applicant: { phone: '12', country: 'US' } })),
+    client.applications.create.mutate(
+      applicationInput({ applicant: { phone: '12', country: 'US' } }),
+    ),
   );
 
   assert.is(error.data?.code, 'BAD_REQUEST');
@@ -144,7 +172,10 @@ intake('writes nothing when input is invalid', async ({ client, db }) => {
 
   await expectTRPCError(client.applications.create.mutate(input));
 
-  const rows = await db.query('select count(*)::int as n from applications where external_reference = $1', [input.externalReference]);
+  const rows = await db.query(
+    'select count(*)::int as n from applications where external_reference = $1',
+    [input.externalReference],
+  );
   const outboxAfter = await db.query('select count(*)::int as n from audit_outbox');
   assert.is(rows.rows[0].n, 0);
   assert.is(outboxAfter.rows[0].n, outboxBefore.rows[0].n);
@@ -154,7 +185,11 @@ intake('rejects a repeated external reference with 409', async ({ client, url })
   const input = applicationInput();
   const first = await client.applications.create.mutate(input);
 
-  const again = await expectTRPCError(client.applications.create.mutate(applicationInput({ externalReference: input.externalReference })));
+  const again = await expectTRPCError(
+    client.applications.create.mutate(
+      applicationInput({ externalReference: input.externalReference }),
+    ),
+  );
   const overRest = await http(url, 'POST', `${API}/applications`, { json: input });
 
   assert.is(again.data?.code, 'CONFLICT');
@@ -172,9 +207,14 @@ intake('lets one of concurrent duplicates win', async ({ url, db }) => {
 
   const statuses = responses.map((response) => response.status).sort();
   assert.equal(statuses, [200, 409, 409, 409, 409, 409]);
-  const rows = await db.query('select id from applications where external_reference = $1', [input.externalReference]);
+  const rows = await db.query('select id from applications where external_reference = $1', [
+    input.externalReference,
+  ]);
   assert.is(rows.rows.length, 1);
-  const events = await db.query('select count(*)::int as n from audit_outbox where application_id = $1', [rows.rows[0].id]);
+  const events = await db.query(
+    'select count(*)::int as n from audit_outbox where application_id = $1',
+    [rows.rows[0].id],
+  );
   assert.is(events.rows[0].n, 1);
 });
 
@@ -195,7 +235,9 @@ intake('flags a duplicate document whatever its separators', async ({ client }) 
   await client.applications.create.mutate(applicationInput({ document: { number } }));
 
   const second = await client.applications.create.mutate(
-    applicationInput({ document: { number: `${number.slice(0, 4)}-${number.slice(4).toLowerCase()}` } }),
+    applicationInput({
+      document: { number: `${number.slice(0, 4)}-${number.slice(4).toLowerCase()}` },
+    }),
   );
 
   assert.ok(second.risk.factors.some((factor) => factor.code === 'duplicate_document'));
@@ -203,7 +245,10 @@ intake('flags a duplicate document whatever its separators', async ({ client }) 
 
 intake('records the audit event in MongoDB within a second', async ({ url }) => {
   const input = applicationInput();
-  const created = await http(url, 'POST', `${API}/applications`, { json: input, headers: { 'x-request-id': 'test-request-1' } });
+  const created = await http(url, 'POST', `${API}/applications`, {
+    json: input,
+    headers: { 'x-request-id': 'test-request-1' },
+  });
   const started = Date.now();
 
   const event = await eventually(async () => {

@@ -2,7 +2,10 @@ import * as assert from 'uvu/assert';
 import { ConfigError, loadConfig } from '../server/config.ts';
 import { suite } from './helpers/suite.ts';
 
-const required = { DATABASE_URL: 'postgresql://127.0.0.1:5432/kyc', MONGO_URI: 'mongodb://127.0.0.1:27017' };
+const required = {
+  DATABASE_URL: 'postgresql://127.0.0.1:5432/kyc',
+  MONGO_URI: 'mongodb://127.0.0.1:27017',
+};
 
 function errorOf(env: Record<string, string>): string {
   try {
@@ -40,8 +43,14 @@ config('treats an empty value as unset', () => {
 });
 
 config('rejects a malformed URL', () => {
-  assert.match(errorOf({ ...required, MONGO_URI: 'http://127.0.0.1' }), 'MONGO_URI must be a mongodb://');
-  assert.match(errorOf({ ...required, DATABASE_URL: 'not a url' }), 'DATABASE_URL must be a postgresql://');
+  assert.match(
+    errorOf({ ...required, MONGO_URI: 'http://127.0.0.1' }),
+    'MONGO_URI must be a mongodb://',
+  );
+  assert.match(
+    errorOf({ ...required, DATABASE_URL: 'not a url' }),
+    'DATABASE_URL must be a postgresql://',
+  );
 });
 
 config('rejects a bad port', () => {

@@ -32,7 +32,9 @@ docs('lists every REST procedure under the prefix', async ({ url }) => {
 
 docs('documents list filters as query parameters', async ({ url }) => {
   const response = await http(url, 'GET', '/openapi.json');
-  const parameters = response.body.paths['/applications'].get.parameters.map((parameter: { name: string; in: string }) => `${parameter.in}:${parameter.name}`);
+  const parameters = response.body.paths['/applications'].get.parameters.map(
+    (parameter: { name: string; in: string }) => `${parameter.in}:${parameter.name}`,
+  );
 
   assert.equal(parameters.sort(), [
     'query:country',
@@ -60,9 +62,14 @@ docs('serves Swagger UI from local files only', async ({ url }) => {
   const bundle = await fetch(`${url}/docs/swagger-ui-bundle.js`);
 
   assert.is(page.status, 200);
-  const sources = [...String(page.body).matchAll(/(?:src|href)="([^"]+)"/g)].map((match) => match[1]);
+  const sources = [...String(page.body).matchAll(/(?:src|href)="([^"]+)"/g)].map(
+    (match) => match[1],
+  );
   assert.ok(sources.length >= 4);
-  assert.ok(sources.every((source) => source?.startsWith('/docs/')), sources.join(' '));
+  assert.ok(
+    sources.every((source) => source?.startsWith('/docs/')),
+    sources.join(' '),
+  );
   assert.match(String(initializer.body), 'validatorUrl: null');
   assert.match(String(initializer.body), "url: '/openapi.json'");
   assert.is(bundle.status, 200);

@@ -27,7 +27,9 @@ function runScript(script: string, args: string[], env: Record<string, string>) 
 }
 
 const rejectedLines = (stdout: string) =>
-  [...stdout.matchAll(/^line (\d+): rejected: (.*)$/gm)].map((match) => [Number(match[1]), match[2]] as const);
+  [...stdout.matchAll(/^line (\d+): rejected: (.*)$/gm)].map(
+    (match) => [Number(match[1]), match[2]] as const,
+  );
 
 const importer = suite<Context>('npm run import');
 
@@ -74,7 +76,9 @@ importer('imports valid CSV rows and reports the others', async (context) => {
     [5, 'document_image_url: must use https (got "http")'],
   ]);
   assert.match(run.stdout, '6 rows: 3 imported, 1 skipped, 2 rejected');
-  const stored = await context.db.query('select external_reference, country, email from applications order by external_reference');
+  const stored = await context.db.query(
+    'select external_reference, country, email from applications order by external_reference',
+  );
   assert.equal(stored.rows, [
     { external_reference: 'imp-1', country: 'DE', email: 'anna@example.de' },
     { external_reference: 'imp-2', country: 'IE', email: 'sean@example.ie' },
@@ -94,7 +98,9 @@ importer('creates nothing when run again', async (context) => {
 });
 
 importer('delivers the audit events of a run', async (context) => {
-  const outbox = await context.db.query('select count(*)::int as n, count(delivered_at)::int as delivered from audit_outbox');
+  const outbox = await context.db.query(
+    'select count(*)::int as n, count(delivered_at)::int as delivered from audit_outbox',
+  );
 
   assert.equal(outbox.rows[0], { n: 3, delivered: 3 });
 });
@@ -103,10 +109,32 @@ importer('reads JSON Lines and reports broken lines', async (context) => {
   const file = join(context.dir, 'batch.jsonl');
   const valid = {
     externalReference: 'jsonl-1',
-    applicant: { fullName: 'Νίκος Καζαντζάκης', email: 'nikos@example.gr', phone: '+30 691 234 5678', country: 'GR' },
-    document: { type: 'passport', number: 'AE1234567', issuingCountry: 'GR', imageUrl: 'https://files.example.org/gr.jpg' },
+    applicant: {
+      fullName: 'Νίκος Καζαντζάκης',
+      email: 'nikos@example.gr',
+      phone: '+30 691 234 5678',
+      country: 'GR',
+    },
+    document: {
+      type: 'passport',
+      number: 'AE1234567',
+      issuingCountry: 'GR',
+      imageUrl: 'https://files.example.org/gr.jpg',
+    },
   };
-  writeFileSync(file, [JSON.stringify(valid), '', '{"externalReference": ', JSON.stringify({ ...valid, externalReference: 'jsonl-2', applicant: { ...valid.applicant, email: 'nope' } })].join('\n'));
+  writeFileSync(
+    file,
+    [
+      JSON.stringify(valid),
+      '',
+      '{"externalReference": ',
+      JSON.stringify({
+        ...valid,
+        externalReference: 'jsonl-2',
+        applicant: { ...valid.applicant, email: 'nope' },
+      }),
+    ].join('\n'),
+  );
 
   const run = runScript('scripts/import.ts', [file], env(context));
 

@@ -1,5 +1,10 @@
 import * as assert from 'uvu/assert';
-import { createKycClient, fieldIssuesOf, type KycClient, TRPCClientError } from '../sdk/src/index.ts';
+import {
+  createKycClient,
+  fieldIssuesOf,
+  type KycClient,
+  TRPCClientError,
+} from '../sdk/src/index.ts';
 import { sharedServer } from './helpers/env.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { http } from './helpers/http.ts';
@@ -52,7 +57,12 @@ list('pages newest first without gaps or repeats', async ({ client, since, ids }
   let cursor: string | undefined;
 
   do {
-    const page = await client.applications.list.query({ country: ['NZ'], createdFrom: new Date(since), limit: 3, cursor });
+    const page = await client.applications.list.query({
+      country: ['NZ'],
+      createdFrom: new Date(since),
+      limit: 3,
+      cursor,
+    });
     pageSizes.push(page.items.length);
     seen.push(...page.items.map((item) => item.id));
     cursor = page.nextCursor ?? undefined;
@@ -63,8 +73,16 @@ list('pages newest first without gaps or repeats', async ({ client, since, ids }
 });
 
 list('ends with a null cursor when the last page is full', async ({ client, since }) => {
-  const first = await client.applications.list.query({ country: ['NZ'], createdFrom: new Date(since), limit: 7 });
-  const exact = await client.applications.list.query({ country: ['NZ'], createdFrom: new Date(since), limit: 100 });
+  const first = await client.applications.list.query({
+    country: ['NZ'],
+    createdFrom: new Date(since),
+    limit: 7,
+  });
+  const exact = await client.applications.list.query({
+    country: ['NZ'],
+    createdFrom: new Date(since),
+    limit: 100,
+  });
 
   assert.is(first.items.length, 7);
   assert.is(first.nextCursor, null);
@@ -72,22 +90,40 @@ list('ends with a null cursor when the last page is full', async ({ client, sinc
 });
 
 list('returns an empty page for an empty range', async ({ client }) => {
-  const page = await client.applications.list.query({ createdFrom: new Date('2001-01-01T00:00:00Z'), createdTo: new Date('2001-01-02T00:00:00Z') });
+  const page = await client.applications.list.query({
+    createdFrom: new Date('2001-01-01T00:00:00Z'),
+    createdTo: new Date('2001-01-02T00:00:00Z'),
+  });
 
   assert.equal(page.items, []);
   assert.is(page.nextCursor, null);
 });
 
 list('filters by risk level over REST', async ({ url, since, ids }) => {
-  const response = await http(url, 'GET', `${API}/applications?country=NZ&createdFrom=${encodeURIComponent(since)}&riskLevel=high&riskLevel=medium`);
+  const response = await http(
+    url,
+    'GET',
+    `${API}/applications?country=NZ&createdFrom=${encodeURIComponent(since)}&riskLevel=high&riskLevel=medium`,
+  );
 
   assert.is(response.status, 200);
-  assert.equal(response.body.items.map((item: { id: string }) => item.id).sort(), ids.slice(0, 2).sort());
+  assert.equal(
+    response.body.items.map((item: { id: string }) => item.id).sort(),
+    ids.slice(0, 2).sort(),
+  );
 });
 
 list('accepts one value or repeated keys for an array', async ({ url, since }) => {
-  const one = await http(url, 'GET', `${API}/applications?country=NZ&status=submitted&createdFrom=${encodeURIComponent(since)}`);
-  const two = await http(url, 'GET', `${API}/applications?country=NZ&country=GB&status=submitted&status=approved&createdFrom=${encodeURIComponent(since)}`);
+  const one = await http(
+    url,
+    'GET',
+    `${API}/applications?country=NZ&status=submitted&createdFrom=${encodeURIComponent(since)}`,
+  );
+  const two = await http(
+    url,
+    'GET',
+    `${API}/applications?country=NZ&country=GB&status=submitted&status=approved&createdFrom=${encodeURIComponent(since)}`,
+  );
 
   assert.is(one.status, 200);
   assert.is(one.body.items.length, 7);
@@ -109,12 +145,23 @@ list('reads booleans from the query string', async ({ url, since }) => {
 });
 
 list('filters by creation range', async ({ client, since, ids }) => {
-  const all = await client.applications.list.query({ country: ['NZ'], createdFrom: new Date(since), limit: 100 });
+  const all = await client.applications.list.query({
+    country: ['NZ'],
+    createdFrom: new Date(since),
+    limit: 100,
+  });
   const third = all.items.find((item) => item.id === ids[2]);
   assert.ok(third);
 
-  const upTo = await client.applications.list.query({ country: ['NZ'], createdFrom: new Date(since), createdTo: third.createdAt });
-  const from = await client.applications.list.query({ country: ['NZ'], createdFrom: third.createdAt });
+  const upTo = await client.applications.list.query({
+    country: ['NZ'],
+    createdFrom: new Date(since),
+    createdTo: third.createdAt,
+  });
+  const from = await client.applications.list.query({
+    country: ['NZ'],
+    createdFrom: third.createdAt,
+  });
 
   assert.ok(upTo.items.every((item) => item.createdAt < third.createdAt));
   assert.ok(from.items.every((item) => item.createdAt >= third.createdAt));
@@ -122,7 +169,11 @@ list('filters by creation range', async ({ client, since, ids }) => {
 });
 
 list('rejects a range that ends before it starts', async ({ url }) => {
-  const response = await http(url, 'GET', `${API}/applications?createdFrom=2026-02-01T00:00:00Z&createdTo=2026-01-01T00:00:00Z`);
+  const response = await http(
+    url,
+    'GET',
+    `${API}/applications?createdFrom=2026-02-01T00:00:00Z&createdTo=2026-01-01T00:00:00Z`,
+  );
 
   assert.is(response.status, 400);
   assert.equal(pathsOf(response.body.data.issues), ['createdTo']);
@@ -190,15 +241,33 @@ parity('return the same page', async ({ url, client }) => {
 // serves them; these values would then pass over tRPC. The checks run before and after a
 // REST call of the same procedure.
 parity('validate the same before and after REST calls', async ({ url, client }) => {
-  const loose = [{ limit: true }, { limit: '3x' }, { possibleDuplicate: 'yes' }, { possibleDuplicate: 1 }, { createdFrom: 0 }];
+  const loose = [
+    { limit: true },
+    { limit: '3x' },
+    { possibleDuplicate: 'yes' },
+    { possibleDuplicate: 1 },
+    { createdFrom: 0 },
+  ];
   const before = [];
-  for (const input of loose) before.push(await trpcIssues(client.applications.list.query(input as never)));
+  for (const input of loose)
+    before.push(await trpcIssues(client.applications.list.query(input as never)));
 
-  await http(url, 'GET', `${API}/applications?limit=2&possibleDuplicate=false&createdFrom=2020-01-01T00:00:00Z`);
+  await http(
+    url,
+    'GET',
+    `${API}/applications?limit=2&possibleDuplicate=false&createdFrom=2020-01-01T00:00:00Z`,
+  );
   const after = [];
-  for (const input of loose) after.push(await trpcIssues(client.applications.list.query(input as never)));
+  for (const input of loose)
+    after.push(await trpcIssues(client.applications.list.query(input as never)));
 
-  assert.equal(before, [['limit'], ['limit'], ['possibleDuplicate'], ['possibleDuplicate'], ['createdFrom']]);
+  assert.equal(before, [
+    ['limit'],
+    ['limit'],
+    ['possibleDuplicate'],
+    ['possibleDuplicate'],
+    ['createdFrom'],
+  ]);
   assert.equal(after, before);
 });
 

@@ -35,9 +35,13 @@ logging.before(async (context) => {
 });
 
 logging('writes one line per request with its fields', async ({ url, lines }) => {
-  await http(url, 'GET', '/api/v1/applications?limit=1', { headers: { 'x-request-id': 'log-test-1' } });
+  await http(url, 'GET', '/api/v1/applications?limit=1', {
+    headers: { 'x-request-id': 'log-test-1' },
+  });
 
-  const line = lines.find((entry) => entry.msg === 'request completed' && entry.requestId === 'log-test-1');
+  const line = lines.find(
+    (entry) => entry.msg === 'request completed' && entry.requestId === 'log-test-1',
+  );
   assert.ok(line);
   assert.is(line.method, 'GET');
   assert.is(line.path, '/api/v1/applications');
@@ -47,13 +51,19 @@ logging('writes one line per request with its fields', async ({ url, lines }) =>
 
 logging('keeps personal data out of the log', async ({ url, text }) => {
   const input = applicationInput({
-    applicant: { fullName: 'Loggable Surname', email: 'loggable.person@example.org', phone: '+44 20 7946 0000' },
+    applicant: {
+      fullName: 'Loggable Surname',
+      email: 'loggable.person@example.org',
+      phone: '+44 20 7946 0000',
+    },
     document: { number: 'LOGDOC12345' },
   });
 
   await http(url, 'POST', '/api/v1/applications', { json: input });
   await http(url, 'POST', '/api/v1/applications', { json: input });
-  await http(url, 'POST', '/api/v1/applications', { json: { ...input, applicant: { ...input.applicant, country: 'XXX' } } });
+  await http(url, 'POST', '/api/v1/applications', {
+    json: { ...input, applicant: { ...input.applicant, country: 'XXX' } },
+  });
   await http(url, 'GET', `/api/v1/applications?country=${encodeURIComponent('Loggable')}`);
 
   const log = text();

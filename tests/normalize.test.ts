@@ -11,25 +11,26 @@ import { normalizeCountry } from '../server/shared/country.ts';
 import type { Normalized } from '../server/shared/result.ts';
 import { suite } from './helpers/suite.ts';
 
-function valueOf<T>(result: Normalized<T>): T {
+function validValue<T>(result: Normalized<T>): T {
   if (!result.ok) return assert.unreachable(`expected valid, got: ${result.message}`) as never;
   return result.value;
 }
 
-function messageOf<T>(result: Normalized<T>): string {
-  if (result.ok) return assert.unreachable(`expected invalid, got ${JSON.stringify(result.value)}`) as never;
+function invalidMessage<T>(result: Normalized<T>): string {
+  if (result.ok)
+    return assert.unreachable(`expected invalid, got ${JSON.stringify(result.value)}`) as never;
   return result.message;
 }
 
 const names = suite('normalizeName');
 
 names('trims and collapses inner whitespace', () => {
-  assert.is(valueOf(normalizeName('  Anna   Maria\u00A0 Müller  ')), 'Anna Maria Müller');
+  assert.is(validValue(normalizeName('  Anna   Maria\u00A0 Müller  ')), 'Anna Maria Müller');
 });
 
 names('composes to NFC', () => {
   const decomposed = 'Zoe\u0308 Saldan\u0303a';
-  const result = valueOf(normalizeName(decomposed));
+  const result = validValue(normalizeName(decomposed));
   assert.is(result, 'Zoë Saldaña');
   assert.is(result.length, 'Zoë Saldaña'.length);
 });
@@ -56,37 +57,37 @@ const realNames: [string, string][] = [
 
 for (const [label, name] of realNames) {
   names(`accepts ${label}`, () => {
-    assert.is(valueOf(normalizeName(name)), name.normalize('NFC'));
+    assert.is(validValue(normalizeName(name)), name.normalize('NFC'));
   });
 }
 
 names('rejects control characters, tabs and line breaks included', () => {
-  assert.match(messageOf(normalizeName('Anna\u0007 Bell')), 'U+0007');
-  assert.match(messageOf(normalizeName('Anna\tBell')), 'U+0009');
-  assert.match(messageOf(normalizeName('Anna\nBell')), 'control characters');
+  assert.match(invalidMessage(normalizeName('Anna\u0007 Bell')), 'U+0007');
+  assert.match(invalidMessage(normalizeName('Anna\tBell')), 'U+0009');
+  assert.match(invalidMessage(normalizeName('Anna\nBell')), 'control characters');
 });
 
 names('rejects bidirectional overrides', () => {
-  assert.match(messageOf(normalizeName('Anna \u202EBell')), 'U+202E');
+  assert.match(invalidMessage(normalizeName('Anna \u202EBell')), 'U+202E');
 });
 
 names('rejects empty and blank values', () => {
-  assert.match(messageOf(normalizeName('')), 'empty');
-  assert.match(messageOf(normalizeName('   ')), 'empty');
+  assert.match(invalidMessage(normalizeName('')), 'empty');
+  assert.match(invalidMessage(normalizeName('   ')), 'empty');
 });
 
 names('rejects absurdly long values', () => {
-  assert.match(messageOf(normalizeName('a'.repeat(201))), 'at most 200');
-  assert.is(valueOf(normalizeName('a'.repeat(200))).length, 200);
+  assert.match(invalidMessage(normalizeName('a'.repeat(201))), 'at most 200');
+  assert.is(validValue(normalizeName('a'.repeat(200))).length, 200);
 });
 
 names('rejects digits and symbols', () => {
-  assert.match(messageOf(normalizeName('R2 D2')), 'U+0032');
-  assert.match(messageOf(normalizeName('Anna <b>')), 'U+003C');
+  assert.match(invalidMessage(normalizeName('R2 D2')), 'U+0032');
+  assert.match(invalidMessage(normalizeName('Anna <b>')), 'U+003C');
 });
 
 names('rejects punctuation without a letter', () => {
-  assert.match(messageOf(normalizeName("'-.")), 'letter');
+  assert.match(invalidMessage(normalizeName("'-.")), 'letter');
 });
 
 names.run();
@@ -94,19 +95,22 @@ names.run();
 const emails = suite('normalizeEmail');
 
 emails('lower-cases the domain only', () => {
-  const email = valueOf(normalizeEmail(' Mele.K@Example.ORG '));
+  const email = validValue(normalizeEmail(' Mele.K@Example.ORG '));
   assert.is(email.address, 'Mele.K@example.org');
   assert.is(email.lookup, 'mele.k@example.org');
 });
 
 emails('gives case variants one lookup form', () => {
-  const a = valueOf(normalizeEmail('ANNA@EXAMPLE.DE'));
-  const b = valueOf(normalizeEmail('anna@example.de'));
+  const a = validValue(normalizeEmail('ANNA@EXAMPLE.DE'));
+  const b = validValue(normalizeEmail('anna@example.de'));
   assert.is(a.lookup, b.lookup);
 });
 
 emails('accepts plus tags and subdomains', () => {
-  assert.is(valueOf(normalizeEmail('a.b+kyc@mail.example.co.uk')).address, 'a.b+kyc@mail.example.co.uk');
+  assert.is(
+    validValue(normalizeEmail('a.b+kyc@mail.example.co.uk')).address,
+    'a.b+kyc@mail.example.co.uk',
+  );
 });
 
 const badEmails: [string, string][] = [
@@ -123,7 +127,7 @@ const badEmails: [string, string][] = [
 ];
 for (const [input, expected] of badEmails) {
   emails(`rejects ${JSON.stringify(input.slice(0, 30))}`, () => {
-    assert.match(messageOf(normalizeEmail(input)), expected);
+    assert.match(invalidMessage(normalizeEmail(input)), expected);
   });
 }
 
@@ -132,34 +136,37 @@ emails.run();
 const phones = suite('normalizePhone');
 
 phones('formats an international number as E.164', () => {
-  assert.is(valueOf(normalizePhone('+44 20 7946 0958', 'GB')), '+442079460958');
+  assert.is(validValue(normalizePhone('+44 20 7946 0958', 'GB')), '+442079460958');
 });
 
 phones('reads a national number in the country of residence', () => {
-  assert.is(valueOf(normalizePhone('020 7946 0958', 'GB')), '+442079460958');
-  assert.is(valueOf(normalizePhone('030 123456', 'DE')), '+4930123456');
+  assert.is(validValue(normalizePhone('020 7946 0958', 'GB')), '+442079460958');
+  assert.is(validValue(normalizePhone('030 123456', 'DE')), '+4930123456');
 });
 
 phones('drops a trunk zero typed after the country code', () => {
-  assert.is(valueOf(normalizePhone('+44 (0)20 7946 0958', 'GB')), '+442079460958');
-  assert.is(valueOf(normalizePhone('+44 020 7946 0958', 'GB')), '+442079460958');
-  assert.is(valueOf(normalizePhone('+33 06 12 34 56 78', 'FR')), '+33612345678');
+  assert.is(validValue(normalizePhone('+44 (0)20 7946 0958', 'GB')), '+442079460958');
+  assert.is(validValue(normalizePhone('+44 020 7946 0958', 'GB')), '+442079460958');
+  assert.is(validValue(normalizePhone('+33 06 12 34 56 78', 'FR')), '+33612345678');
 });
 
 phones('keeps the leading zero that Italian numbers need', () => {
-  assert.is(valueOf(normalizePhone('+39 06 6988 1234', 'IT')), '+390669881234');
+  assert.is(validValue(normalizePhone('+39 06 6988 1234', 'IT')), '+390669881234');
 });
 
 phones('uses the number’s own country code over the residence', () => {
-  assert.is(valueOf(normalizePhone('+1 212 555 0100', 'GB')), '+12125550100');
+  assert.is(validValue(normalizePhone('+1 212 555 0100', 'GB')), '+12125550100');
 });
 
 phones('rejects numbers too short for the country', () => {
-  assert.match(messageOf(normalizePhone('12', 'US')), 'not a valid phone number for country US');
+  assert.match(
+    invalidMessage(normalizePhone('12', 'US')),
+    'not a valid phone number for country US',
+  );
 });
 
 phones('rejects letters', () => {
-  assert.match(messageOf(normalizePhone('call me', 'GB')), 'only digits');
+  assert.match(invalidMessage(normalizePhone('call me', 'GB')), 'only digits');
 });
 
 phones.run();
@@ -167,27 +174,27 @@ phones.run();
 const countriesSuite = suite('normalizeCountry');
 
 countriesSuite('upper-cases an alpha-2 code', () => {
-  assert.is(valueOf(normalizeCountry(' gb ')), 'GB');
-  assert.is(valueOf(normalizeCountry('De')), 'DE');
+  assert.is(validValue(normalizeCountry(' gb ')), 'GB');
+  assert.is(validValue(normalizeCountry('De')), 'DE');
 });
 
 countriesSuite('rejects alpha-3 codes naming the alpha-2 code', () => {
-  assert.match(messageOf(normalizeCountry('GBR')), 'use the alpha-2 code "GB"');
-  assert.match(messageOf(normalizeCountry('deu')), 'use the alpha-2 code "DE"');
+  assert.match(invalidMessage(normalizeCountry('GBR')), 'use the alpha-2 code "GB"');
+  assert.match(invalidMessage(normalizeCountry('deu')), 'use the alpha-2 code "DE"');
   // Truncating AUT would give AU (Australia); Austria is AT.
-  assert.match(messageOf(normalizeCountry('AUT')), '"AT"');
-  assert.match(messageOf(normalizeCountry('CHE')), '"CH"');
+  assert.match(invalidMessage(normalizeCountry('AUT')), '"AT"');
+  assert.match(invalidMessage(normalizeCountry('CHE')), '"CH"');
 });
 
 countriesSuite('rejects aliases naming the ISO code', () => {
-  assert.match(messageOf(normalizeCountry('UK')), 'use "GB"');
-  assert.match(messageOf(normalizeCountry('EL')), 'use "GR"');
+  assert.match(invalidMessage(normalizeCountry('UK')), 'use "GB"');
+  assert.match(invalidMessage(normalizeCountry('EL')), 'use "GR"');
 });
 
 countriesSuite('rejects unassigned codes', () => {
-  assert.match(messageOf(normalizeCountry('ZZ')), 'not an ISO 3166-1 alpha-2');
-  assert.match(messageOf(normalizeCountry('XYZ')), 'not an ISO 3166-1 alpha-2');
-  assert.match(messageOf(normalizeCountry('')), 'not an ISO 3166-1 alpha-2');
+  assert.match(invalidMessage(normalizeCountry('ZZ')), 'not an ISO 3166-1 alpha-2');
+  assert.match(invalidMessage(normalizeCountry('XYZ')), 'not an ISO 3166-1 alpha-2');
+  assert.match(invalidMessage(normalizeCountry('')), 'not an ISO 3166-1 alpha-2');
 });
 
 countriesSuite.run();
@@ -195,24 +202,24 @@ countriesSuite.run();
 const documents = suite('normalizeDocumentNumber');
 
 documents('removes spaces, dots, dashes and slashes and upper-cases', () => {
-  const number = valueOf(normalizeDocumentNumber(' ab 12.34-56/7 '));
+  const number = validValue(normalizeDocumentNumber(' ab 12.34-56/7 '));
   assert.is(number.comparable, 'AB1234567');
   assert.is(number.asTyped, 'ab 12.34-56/7');
 });
 
 documents('folds full-width characters', () => {
-  assert.is(valueOf(normalizeDocumentNumber('ＡＢ１２３')).comparable, 'AB123');
+  assert.is(validValue(normalizeDocumentNumber('ＡＢ１２３')).comparable, 'AB123');
 });
 
 documents('rejects other characters', () => {
-  assert.match(messageOf(normalizeDocumentNumber('AB#123')), 'only letters');
-  assert.match(messageOf(normalizeDocumentNumber('AB\u0000123')), 'control');
-  assert.match(messageOf(normalizeDocumentNumber(' - ')), 'only letters');
+  assert.match(invalidMessage(normalizeDocumentNumber('AB#123')), 'only letters');
+  assert.match(invalidMessage(normalizeDocumentNumber('AB\u0000123')), 'control');
+  assert.match(invalidMessage(normalizeDocumentNumber(' - ')), 'only letters');
 });
 
 documents('rejects empty and too long numbers', () => {
-  assert.match(messageOf(normalizeDocumentNumber('  ')), 'empty');
-  assert.match(messageOf(normalizeDocumentNumber('A'.repeat(41))), 'at most 40');
+  assert.match(invalidMessage(normalizeDocumentNumber('  ')), 'empty');
+  assert.match(invalidMessage(normalizeDocumentNumber('A'.repeat(41))), 'at most 40');
 });
 
 documents.run();
@@ -220,22 +227,34 @@ documents.run();
 const urls = suite('normalizeImageUrl');
 
 urls('accepts an https URL', () => {
-  assert.is(valueOf(normalizeImageUrl('https://files.example.org/a b.jpg')), 'https://files.example.org/a%20b.jpg');
+  assert.is(
+    validValue(normalizeImageUrl('https://files.example.org/a b.jpg')),
+    'https://files.example.org/a%20b.jpg',
+  );
 });
 
 urls('rejects other schemes', () => {
-  assert.match(messageOf(normalizeImageUrl('http://files.example.org/a.jpg')), 'https');
-  assert.match(messageOf(normalizeImageUrl('javascript:alert(1)')), 'https');
-  assert.match(messageOf(normalizeImageUrl('files/a.jpg')), 'absolute');
+  assert.match(invalidMessage(normalizeImageUrl('http://files.example.org/a.jpg')), 'https');
+  assert.match(invalidMessage(normalizeImageUrl('javascript:alert(1)')), 'https');
+  assert.match(invalidMessage(normalizeImageUrl('files/a.jpg')), 'absolute');
 });
 
 urls('rejects credentials', () => {
-  assert.match(messageOf(normalizeImageUrl('https://user:secret@files.example.org/a.jpg')), 'password');
-  assert.match(messageOf(normalizeImageUrl('https://user@files.example.org/a.jpg')), 'user name');
+  assert.match(
+    invalidMessage(normalizeImageUrl('https://user:secret@files.example.org/a.jpg')),
+    'password',
+  );
+  assert.match(
+    invalidMessage(normalizeImageUrl('https://user@files.example.org/a.jpg')),
+    'user name',
+  );
 });
 
 urls('rejects URLs over 2048 characters', () => {
-  assert.match(messageOf(normalizeImageUrl(`https://example.org/${'a'.repeat(2040)}`)), 'at most 2048');
+  assert.match(
+    invalidMessage(normalizeImageUrl(`https://example.org/${'a'.repeat(2040)}`)),
+    'at most 2048',
+  );
 });
 
 urls.run();
@@ -243,14 +262,14 @@ urls.run();
 const references = suite('normalizeExternalReference');
 
 references('trims printable ASCII', () => {
-  assert.is(valueOf(normalizeExternalReference('  crm-1/2:3  ')), 'crm-1/2:3');
+  assert.is(validValue(normalizeExternalReference('  crm-1/2:3  ')), 'crm-1/2:3');
 });
 
 references('rejects spaces, non-ASCII and long values', () => {
-  assert.match(messageOf(normalizeExternalReference('crm 1')), 'printable ASCII');
-  assert.match(messageOf(normalizeExternalReference('crm-é')), 'printable ASCII');
-  assert.match(messageOf(normalizeExternalReference('x'.repeat(129))), 'at most 128');
-  assert.match(messageOf(normalizeExternalReference(' ')), 'empty');
+  assert.match(invalidMessage(normalizeExternalReference('crm 1')), 'printable ASCII');
+  assert.match(invalidMessage(normalizeExternalReference('crm-é')), 'printable ASCII');
+  assert.match(invalidMessage(normalizeExternalReference('x'.repeat(129))), 'at most 128');
+  assert.match(invalidMessage(normalizeExternalReference(' ')), 'empty');
 });
 
 references.run();

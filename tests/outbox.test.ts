@@ -16,7 +16,11 @@ interface Context {
 }
 
 /** Counts audit documents per application id, read straight from the MongoDB-wire server. */
-async function auditCounts(ferret: FerretProcess, dbName: string, ids: string[]): Promise<number[]> {
+async function auditCounts(
+  ferret: FerretProcess,
+  dbName: string,
+  ids: string[],
+): Promise<number[]> {
   const client = new MongoClient(ferret.uri, { serverSelectionTimeoutMS: 2000 });
   try {
     const collection = client.db(dbName).collection('audit_events');
@@ -27,7 +31,9 @@ async function auditCounts(ferret: FerretProcess, dbName: string, ids: string[])
 }
 
 async function pending(db: pg.Client): Promise<number> {
-  const result = await db.query('select count(*)::int as n from audit_outbox where delivered_at is null');
+  const result = await db.query(
+    'select count(*)::int as n from audit_outbox where delivered_at is null',
+  );
   return result.rows[0].n;
 }
 
@@ -57,7 +63,9 @@ outbox('delivers every event once after an outage', async ({ ferret, server, db,
 
   const ids: string[] = [];
   for (let index = 0; index < 5; index++) {
-    const response = await http(server.url, 'POST', '/api/v1/applications', { json: applicationInput() });
+    const response = await http(server.url, 'POST', '/api/v1/applications', {
+      json: applicationInput(),
+    });
     assert.is(response.status, 200, 'intake must not depend on MongoDB');
     ids.push(response.body.id);
   }
@@ -74,7 +82,9 @@ outbox('delivers every event once after an outage', async ({ ferret, server, db,
 });
 
 outbox('skips an event that MongoDB already holds', async ({ ferret, server, db, mongoDbName }) => {
-  const response = await http(server.url, 'POST', '/api/v1/applications', { json: applicationInput() });
+  const response = await http(server.url, 'POST', '/api/v1/applications', {
+    json: applicationInput(),
+  });
   const id = response.body.id;
   await eventually(async () => ((await pending(db)) === 0 ? true : undefined));
 
@@ -88,20 +98,32 @@ outbox('skips an event that MongoDB already holds', async ({ ferret, server, db,
 outbox('keeps events in outbox order', async ({ server, db }) => {
   const ids: string[] = [];
   for (let index = 0; index < 3; index++) {
-    const response = await http(server.url, 'POST', '/api/v1/applications', { json: applicationInput() });
+    const response = await http(server.url, 'POST', '/api/v1/applications', {
+      json: applicationInput(),
+    });
     ids.push(response.body.id);
   }
   await eventually(async () => ((await pending(db)) === 0 ? true : undefined));
 
   const page = await http(server.url, 'GET', '/api/v1/audit-events?limit=3');
   const sequences = page.body.items.map((item: { sequence: number }) => item.sequence);
-  assert.equal(page.body.items.map((item: { applicationId: string }) => item.applicationId), [...ids].reverse());
-  assert.equal(sequences, [...sequences].sort((a: number, b: number) => b - a));
+  assert.equal(
+    page.body.items.map((item: { applicationId: string }) => item.applicationId),
+    [...ids].reverse(),
+  );
+  assert.equal(
+    sequences,
+    [...sequences].sort((a: number, b: number) => b - a),
+  );
 });
 
 outbox('pages audit events by cursor', async ({ server }) => {
   const first = await http(server.url, 'GET', '/api/v1/audit-events?limit=4');
-  const second = await http(server.url, 'GET', `/api/v1/audit-events?limit=4&cursor=${first.body.nextCursor}`);
+  const second = await http(
+    server.url,
+    'GET',
+    `/api/v1/audit-events?limit=4&cursor=${first.body.nextCursor}`,
+  );
 
   const all = [...first.body.items, ...second.body.items].map((item: { id: string }) => item.id);
   assert.is(first.body.items.length, 4);

@@ -26,18 +26,25 @@ risk('scores a consistent low-risk application zero', () => {
 });
 
 risk('adds points for a high-risk residence', () => {
-  const result = assessIntakeRisk({ ...clean, country: 'IR', documentIssuingCountry: 'IR', phoneE164: '+982112345678' });
+  const result = assessIntakeRisk({
+    ...clean,
+    country: 'IR',
+    documentIssuingCountry: 'IR',
+    phoneE164: '+982112345678',
+  });
 
-  assert.equal(codes({ ...clean, country: 'IR', documentIssuingCountry: 'IR', phoneE164: '+982112345678' }), [
-    'residence_high_risk',
-    'issuer_high_risk',
-  ]);
+  assert.equal(
+    codes({ ...clean, country: 'IR', documentIssuingCountry: 'IR', phoneE164: '+982112345678' }),
+    ['residence_high_risk', 'issuer_high_risk'],
+  );
   assert.is(result.score, POINTS.residenceHighRisk + POINTS.issuerHighRisk);
   assert.is(result.level, 'high');
 });
 
 risk('flags an issuer that differs from the residence', () => {
-  assert.equal(codes({ ...clean, documentIssuingCountry: 'FR' }), ['issuer_differs_from_residence']);
+  assert.equal(codes({ ...clean, documentIssuingCountry: 'FR' }), [
+    'issuer_differs_from_residence',
+  ]);
 });
 
 risk('flags a phone country that differs from the residence', () => {
@@ -56,7 +63,10 @@ risk('flags weaker document types', () => {
 risk('flags duplicates', () => {
   const result = assessIntakeRisk({ ...clean, duplicateEmailCount: 1, duplicateDocumentCount: 2 });
 
-  assert.equal(result.factors.map((factor) => factor.code), ['duplicate_email', 'duplicate_document']);
+  assert.equal(
+    result.factors.map((factor) => factor.code),
+    ['duplicate_email', 'duplicate_document'],
+  );
   assert.is(result.score, POINTS.duplicateEmail + POINTS.duplicateDocument);
   assert.match(result.factors[1]?.description ?? '', '2 other');
 });

@@ -21,7 +21,8 @@ const files = (await readdir(testsDir, { recursive: true }))
   .sort();
 
 const problems: string[] = [];
-if (files.length === 0) problems.push(`no *${suffix} files in ${testsDir} match ${filters.join(' ') || 'any name'}`);
+if (files.length === 0)
+  problems.push(`no *${suffix} files in ${testsDir} match ${filters.join(' ') || 'any name'}`);
 
 for (const [index, file] of files.entries()) {
   uvuGlobals.UVU_INDEX = index;
@@ -32,7 +33,8 @@ for (const [index, file] of files.entries()) {
   } catch (error) {
     problems.push(`${file} failed to load: ${inspect(error)}`);
   }
-  if (ledger.suites.length === suitesBefore) problems.push(`${file} defines no suite from helpers/suite.ts`);
+  if (ledger.suites.length === suitesBefore)
+    problems.push(`${file} defines no suite from helpers/suite.ts`);
 }
 
 try {
@@ -46,7 +48,10 @@ const TEARDOWN_TIMEOUT_MS = 15_000;
 for (const cleanup of ledger.cleanups.reverse()) {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`timed out after ${TEARDOWN_TIMEOUT_MS} ms`)), TEARDOWN_TIMEOUT_MS);
+    timer = setTimeout(
+      () => reject(new Error(`timed out after ${TEARDOWN_TIMEOUT_MS} ms`)),
+      TEARDOWN_TIMEOUT_MS,
+    );
   });
   try {
     await Promise.race([cleanup(), timeout]);
@@ -57,7 +62,8 @@ for (const cleanup of ledger.cleanups.reverse()) {
   }
 }
 
-for (const entry of ledger.suites.filter((s) => !s.ran)) problems.push(`suite "${entry.name}" never called .run()`);
+for (const entry of ledger.suites.filter((s) => !s.ran))
+  problems.push(`suite "${entry.name}" never called .run()`);
 for (const { suite, hook, error } of ledger.hookErrors) {
   problems.push(`suite "${suite}" ${hook} hook threw: ${inspect(error)}`);
 }

@@ -1,5 +1,5 @@
-import * as assert from 'uvu/assert';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import * as assert from 'uvu/assert';
 import { openPostgres } from '../server/db/postgres.ts';
 import { dropDatabase, freshDatabase, runId } from './helpers/env.ts';
 import { suite } from './helpers/suite.ts';
@@ -34,7 +34,9 @@ schema('leave nothing pending', async ({ orm }) => {
 schema('index every list filter', async ({ orm }) => {
   const rows = await orm.em
     .getConnection()
-    .execute<{ indexdef: string }[]>("select indexdef from pg_indexes where tablename = 'applications'");
+    .execute<{ indexdef: string }[]>(
+      "select indexdef from pg_indexes where tablename = 'applications'",
+    );
   const definitions = rows.map((row) => row.indexdef);
 
   for (const column of ['status', 'risk_level', 'country', 'possible_duplicate']) {
@@ -50,7 +52,9 @@ schema('roll back to an empty database', async ({ orm }) => {
   await orm.migrator.down({ to: 0 });
   const tables = await orm.em
     .getConnection()
-    .execute<{ tablename: string }[]>("select tablename from pg_tables where schemaname = 'public' and tablename <> 'mikro_orm_migrations'");
+    .execute<{ tablename: string }[]>(
+      "select tablename from pg_tables where schemaname = 'public' and tablename <> 'mikro_orm_migrations'",
+    );
 
   assert.equal(tables, []);
   await orm.migrator.up();

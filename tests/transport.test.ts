@@ -1,7 +1,13 @@
 import pg from 'pg';
 import * as assert from 'uvu/assert';
 import type { RunningServer } from '../server/server.ts';
-import { dropDatabase, freshDatabase, runId, sharedServer, startTestServer } from './helpers/env.ts';
+import {
+  dropDatabase,
+  freshDatabase,
+  runId,
+  sharedServer,
+  startTestServer,
+} from './helpers/env.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { http } from './helpers/http.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
@@ -21,8 +27,14 @@ http1.before(async (context) => {
 http1('answers 413 for a body over the limit', async ({ url }) => {
   const body = JSON.stringify({ ...applicationInput(), padding: 'x'.repeat(300 * 1024) });
 
-  const rest = await http(url, 'POST', `${API}/applications`, { body, headers: { 'content-type': 'application/json' } });
-  const trpc = await http(url, 'POST', '/trpc/applications.create', { body, headers: { 'content-type': 'application/json' } });
+  const rest = await http(url, 'POST', `${API}/applications`, {
+    body,
+    headers: { 'content-type': 'application/json' },
+  });
+  const trpc = await http(url, 'POST', '/trpc/applications.create', {
+    body,
+    headers: { 'content-type': 'application/json' },
+  });
 
   assert.is(rest.status, 413);
   assert.is(rest.body.data.code, 'PAYLOAD_TOO_LARGE');
@@ -32,8 +44,14 @@ http1('answers 413 for a body over the limit', async ({ url }) => {
 });
 
 http1('answers 415 for a body that is not JSON', async ({ url }) => {
-  const asText = await http(url, 'POST', `${API}/applications`, { body: '{}', headers: { 'content-type': 'text/plain' } });
-  const asForm = await http(url, 'POST', `${API}/applications`, { body: 'a=1', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const asText = await http(url, 'POST', `${API}/applications`, {
+    body: '{}',
+    headers: { 'content-type': 'text/plain' },
+  });
+  const asForm = await http(url, 'POST', `${API}/applications`, {
+    body: 'a=1',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
 
   assert.is(asText.status, 415);
   assert.is(asText.body.data.code, 'UNSUPPORTED_MEDIA_TYPE');
@@ -50,7 +68,10 @@ http1('accepts JSON with a charset parameter', async ({ url }) => {
 });
 
 http1('answers 400 for malformed JSON', async ({ url }) => {
-  const response = await http(url, 'POST', `${API}/applications`, { body: '{"externalReference":', headers: { 'content-type': 'application/json' } });
+  const response = await http(url, 'POST', `${API}/applications`, {
+    body: '{"externalReference":',
+    headers: { 'content-type': 'application/json' },
+  });
 
   assert.is(response.status, 400);
   assert.is(response.body.data.code, 'BAD_REQUEST');
@@ -68,9 +89,13 @@ http1('answers 404 for an unknown route', async ({ url }) => {
 });
 
 http1('echoes a request id or makes one', async ({ url }) => {
-  const given = await http(url, 'GET', `${API}/applications/not-a-uuid`, { headers: { 'x-request-id': 'abc-123' } });
+  const given = await http(url, 'GET', `${API}/applications/not-a-uuid`, {
+    headers: { 'x-request-id': 'abc-123' },
+  });
   const made = await http(url, 'GET', `${API}/applications?limit=1`);
-  const unsafe = await http(url, 'GET', `${API}/applications?limit=1`, { headers: { 'x-request-id': 'a b<script>' } });
+  const unsafe = await http(url, 'GET', `${API}/applications?limit=1`, {
+    headers: { 'x-request-id': 'a b<script>' },
+  });
 
   assert.is(given.headers.get('x-request-id'), 'abc-123');
   assert.is(given.body.data.requestId, 'abc-123');
@@ -122,7 +147,11 @@ production('hides internal details of a 500', async ({ server }) => {
 });
 
 production('hides internal details over tRPC', async ({ server }) => {
-  const response = await http(server.url, 'GET', `/trpc/applications.list?input=${encodeURIComponent('{"json":{}}')}`);
+  const response = await http(
+    server.url,
+    'GET',
+    `/trpc/applications.list?input=${encodeURIComponent('{"json":{}}')}`,
+  );
 
   assert.is(response.status, 500);
   const text = JSON.stringify(response.body);
@@ -134,7 +163,10 @@ production('keeps field issues in a 400', async ({ server }) => {
   const response = await http(server.url, 'GET', `${API}/applications?limit=0`);
 
   assert.is(response.status, 400);
-  assert.equal(response.body.data.issues.map((issue: { path: string }) => issue.path), ['limit']);
+  assert.equal(
+    response.body.data.issues.map((issue: { path: string }) => issue.path),
+    ['limit'],
+  );
   assert.is(response.body.data.stack, undefined);
 });
 

@@ -40,7 +40,8 @@ export type KycClient = ReturnType<typeof createKycClient>;
 /** Field issues of a failed call: each invalid field's dotted path and message. */
 export function fieldIssuesOf(error: unknown): { path: string; message: string }[] {
   if (!(error instanceof TRPCClientError)) return [];
-  const issues = (error.data as { issues?: { path: string; message: string }[] } | undefined)?.issues;
+  const issues = (error.data as { issues?: { path: string; message: string }[] } | undefined)
+    ?.issues;
   return issues ?? [];
 }
 

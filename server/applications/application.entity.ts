@@ -31,7 +31,12 @@ export const ApplicationSchema = defineEntity({
     updatedAt: p.datetime(),
     version: p.integer().version(),
   },
-  checks: [{ name: 'applications_risk_score_check', expression: '(risk_score >= 0) AND (risk_score <= 100)' }],
+  checks: [
+    {
+      name: 'applications_risk_score_check',
+      expression: '(risk_score >= 0) AND (risk_score <= 100)',
+    },
+  ],
   indexes: [
     { name: 'applications_created_index', properties: ['createdAt', 'id'] },
     { name: 'applications_status_created_index', properties: ['status', 'createdAt', 'id'] },

@@ -1,7 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
-import { parse } from 'csv-parse';
 import type { MikroORM } from '@mikro-orm/postgresql';
+import { parse } from 'csv-parse';
 import type { Actor } from '../shared/actor.ts';
 import { DomainError } from '../shared/errors.ts';
 import { createApplicationInput } from './schemas.ts';
@@ -20,7 +20,9 @@ export const CSV_COLUMNS = {
   document_image_url: 'document.imageUrl',
 } as const;
 
-const COLUMN_OF_PATH = new Map<string, string>(Object.entries(CSV_COLUMNS).map(([column, path]) => [path, column]));
+const COLUMN_OF_PATH = new Map<string, string>(
+  Object.entries(CSV_COLUMNS).map(([column, path]) => [path, column]),
+);
 
 export interface SourceRow {
   line: number;
@@ -49,16 +51,25 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
     target[head] = value;
     return;
   }
-  const child = (target[head] ??= {}) as Record<string, unknown>;
-  child[tail] = value;
+  target[head] ??= {};
+  (target[head] as Record<string, unknown>)[tail] = value;
 }
 
 /** Reads a CSV file with the CSV_COLUMNS header, one row per record, with its line number. */
 export async function* readCsv(path: string): AsyncGenerator<SourceRow> {
   const parser = createReadStream(path).pipe(
-    parse({ columns: true, bom: true, info: true, skip_empty_lines: true, relax_column_count: true }),
+    parse({
+      columns: true,
+      bom: true,
+      info: true,
+      skip_empty_lines: true,
+      relax_column_count: true,
+    }),
   );
-  for await (const { record, info } of parser as AsyncIterable<{ record: Record<string, string>; info: { lines: number } }>) {
+  for await (const { record, info } of parser as AsyncIterable<{
+    record: Record<string, string>;
+    info: { lines: number };
+  }>) {
     const input: Record<string, unknown> = {};
     for (const [column, field] of Object.entries(CSV_COLUMNS)) {
       if (record[column] !== undefined) setPath(input, field, record[column]);
@@ -69,7 +80,10 @@ export async function* readCsv(path: string): AsyncGenerator<SourceRow> {
 
 /** Reads JSON Lines, one `applications.create` input per line; blank lines are skipped. */
 export async function* readJsonLines(path: string): AsyncGenerator<SourceRow> {
-  const lines = createInterface({ input: createReadStream(path, 'utf8'), crlfDelay: Number.POSITIVE_INFINITY });
+  const lines = createInterface({
+    input: createReadStream(path, 'utf8'),
+    crlfDelay: Number.POSITIVE_INFINITY,
+  });
   let line = 0;
   for await (const text of lines) {
     line += 1;
@@ -114,11 +128,17 @@ export async function importRows(
       return { line: row.line, result: 'rejected', reasons };
     }
     try {
-      const application = await new ApplicationService(postgres.em.fork(), actor).create(parsed.data);
+      const application = await new ApplicationService(postgres.em.fork(), actor).create(
+        parsed.data,
+      );
       return { line: row.line, result: 'imported', id: application.id };
     } catch (error) {
       if (error instanceof DomainError && error.kind === 'conflict') {
-        return { line: row.line, result: 'skipped', reason: `externalReference "${parsed.data.externalReference}" exists already` };
+        return {
+          line: row.line,
+          result: 'skipped',
+          reason: `externalReference "${parsed.data.externalReference}" exists already`,
+        };
       }
       throw error;
     }

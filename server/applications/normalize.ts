@@ -23,7 +23,8 @@ const NAME_CHAR_ALLOWED = /[\p{L}\p{M} '\u2019\u02BC\u00B7\u30FB.,\u002D\u2010\u
 /** Normalises a personal name: NFC, trimmed, runs of whitespace collapsed to one space. */
 export function normalizeName(input: string): Normalized<string> {
   const controls = input.match(/[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u);
-  if (controls) return invalid(`must not contain control characters (found ${codePoint(controls[0])})`);
+  if (controls)
+    return invalid(`must not contain control characters (found ${codePoint(controls[0])})`);
 
   const name = input.normalize('NFC').trim().replace(/\s+/gu, ' ');
   if (name.length === 0) return invalid('must not be empty');
@@ -57,7 +58,8 @@ export function normalizeEmail(input: string): Normalized<NormalizedEmail> {
     return invalid(`must be at most ${EMAIL_MAX_LENGTH} characters (got ${trimmed.length})`);
   }
   const at = trimmed.lastIndexOf('@');
-  if (at <= 0 || at === trimmed.length - 1) return invalid('must be an email address like name@example.com');
+  if (at <= 0 || at === trimmed.length - 1)
+    return invalid('must be an email address like name@example.com');
 
   const local = trimmed.slice(0, at);
   const domain = trimmed.slice(at + 1).toLowerCase();
@@ -74,7 +76,10 @@ export function normalizeEmail(input: string): Normalized<NormalizedEmail> {
  * Normalises a phone number to E.164, reading a national number in the applicant's country.
  * A national trunk zero typed after the country code, as in "+44 (0)20 ...", is dropped.
  */
-export function normalizePhone(input: string, defaultCountry: string | undefined): Normalized<string> {
+export function normalizePhone(
+  input: string,
+  defaultCountry: string | undefined,
+): Normalized<string> {
   const trimmed = input.trim();
   if (trimmed.length === 0) return invalid('must not be empty');
   if (trimmed.length > 40 || !/^[+\d\s().\-/]+$/.test(trimmed)) {
@@ -83,7 +88,9 @@ export function normalizePhone(input: string, defaultCountry: string | undefined
   const phone = parsePhoneNumberFromString(trimmed, defaultCountry as CountryCode | undefined);
   if (!phone?.isValid()) {
     const region = defaultCountry ? ` for country ${defaultCountry}` : '';
-    return invalid(`is not a valid phone number${region}; use the international form, e.g. +44 20 7946 0958`);
+    return invalid(
+      `is not a valid phone number${region}; use the international form, e.g. +44 20 7946 0958`,
+    );
   }
   return valid(phone.number);
 }
@@ -101,7 +108,10 @@ export function normalizeDocumentNumber(input: string): Normalized<NormalizedDoc
   if (asTyped.length > 64) return invalid(`must be at most 64 characters (got ${asTyped.length})`);
 
   // NFKC folds full-width digits and letters into ASCII before separators are removed.
-  const comparable = asTyped.normalize('NFKC').toUpperCase().replace(/[\s./\-\u2010-\u2015]/gu, '');
+  const comparable = asTyped
+    .normalize('NFKC')
+    .toUpperCase()
+    .replace(/[\s./\-\u2010-\u2015]/gu, '');
   if (!/^[A-Z0-9]+$/.test(comparable)) {
     return invalid('must contain only letters A-Z, digits and the separators space . - /');
   }
@@ -123,7 +133,8 @@ export function normalizeImageUrl(input: string): Normalized<string> {
   } catch {
     return invalid('must be an absolute https:// URL');
   }
-  if (url.protocol !== 'https:') return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
+  if (url.protocol !== 'https:')
+    return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
   if (url.username || url.password) return invalid('must not contain a user name or password');
   if (!url.hostname) return invalid('must have a host');
   return valid(url.href);
@@ -133,7 +144,9 @@ export function normalizeExternalReference(input: string): Normalized<string> {
   const reference = input.trim();
   if (reference.length === 0) return invalid('must not be empty');
   if (reference.length > EXTERNAL_REFERENCE_MAX_LENGTH) {
-    return invalid(`must be at most ${EXTERNAL_REFERENCE_MAX_LENGTH} characters (got ${reference.length})`);
+    return invalid(
+      `must be at most ${EXTERNAL_REFERENCE_MAX_LENGTH} characters (got ${reference.length})`,
+    );
   }
   if (!/^[\x21-\x7E]+$/.test(reference)) {
     return invalid('must contain only printable ASCII characters without spaces');

@@ -1,5 +1,5 @@
-import { AuditService, toAuditEventOutput } from '../audit/service.ts';
 import { listApplicationAuditEventsInput, listAuditEventsOutput } from '../audit/schemas.ts';
+import { AuditService, toAuditEventOutput } from '../audit/service.ts';
 import { publicProcedure, router } from '../trpc/init.ts';
 import { toApplicationOutput, toApplicationSummary } from './output.ts';
 import {
@@ -21,7 +21,8 @@ export const applicationsRouter = router({
         path: '/applications',
         tags: TAGS,
         summary: 'Submit an application',
-        description: 'Validates, normalises and risk-scores the application, then stores it with its audit event.',
+        description:
+          'Validates, normalises and risk-scores the application, then stores it with its audit event.',
         protect: false,
         successDescription: 'The stored application',
       },
@@ -31,13 +32,22 @@ export const applicationsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const application = await new ApplicationService(ctx.em, ctx.actor).create(input);
       ctx.relay.nudge();
-      ctx.log.info({ applicationId: application.id, riskLevel: application.riskLevel }, 'application created');
+      ctx.log.info(
+        { applicationId: application.id, riskLevel: application.riskLevel },
+        'application created',
+      );
       return toApplicationOutput(application);
     }),
 
   get: publicProcedure
     .meta({
-      openapi: { method: 'GET', path: '/applications/{id}', tags: TAGS, summary: 'Open an application', protect: false },
+      openapi: {
+        method: 'GET',
+        path: '/applications/{id}',
+        tags: TAGS,
+        summary: 'Open an application',
+        protect: false,
+      },
     })
     .input(getApplicationInput)
     .output(applicationOutput)

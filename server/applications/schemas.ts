@@ -12,9 +12,15 @@ import {
 } from './normalize.ts';
 import { APPLICATION_STATUSES } from './status.ts';
 
-export const applicationStatus = z.enum(APPLICATION_STATUSES).meta({ description: 'Processing status' });
-export const riskLevel = z.enum(RISK_LEVELS).meta({ description: 'Risk level derived from the score' });
-export const documentType = z.enum(DOCUMENT_TYPES).meta({ description: 'Kind of identity document' });
+export const applicationStatus = z
+  .enum(APPLICATION_STATUSES)
+  .meta({ description: 'Processing status' });
+export const riskLevel = z
+  .enum(RISK_LEVELS)
+  .meta({ description: 'Risk level derived from the score' });
+export const documentType = z
+  .enum(DOCUMENT_TYPES)
+  .meta({ description: 'Kind of identity document' });
 
 const applicantInput = z
   .object({
@@ -26,10 +32,14 @@ const applicantInput = z
       description: 'Email address; the domain is stored lower-cased',
       examples: ['Mele.K@Example.org'],
     }),
-    phone: z.string().max(64, 'must be at most 64 characters').meta({
-      description: 'Phone number; a national number is read in the country of residence. Stored as E.164',
-      examples: ['+44 (0)20 7946 0958'],
-    }),
+    phone: z
+      .string()
+      .max(64, 'must be at most 64 characters')
+      .meta({
+        description:
+          'Phone number; a national number is read in the country of residence. Stored as E.164',
+        examples: ['+44 (0)20 7946 0958'],
+      }),
     country: countryCode().meta({ description: 'Country of residence, ISO 3166-1 alpha-2' }),
   })
   .transform((applicant, ctx) => {
@@ -44,7 +54,8 @@ const applicantInput = z
 const documentInput = z.object({
   type: documentType,
   number: normalizedString(normalizeDocumentNumber, 256).meta({
-    description: 'Document number as printed; spaces, dots, dashes and slashes are ignored when comparing',
+    description:
+      'Document number as printed; spaces, dots, dashes and slashes are ignored when comparing',
     examples: ['123 456-789'],
   }),
   issuingCountry: countryCode().meta({ description: 'Issuing country, ISO 3166-1 alpha-2' }),
@@ -67,7 +78,9 @@ export const createApplicationInput = z.object({
 export type CreateApplicationInput = z.output<typeof createApplicationInput>;
 
 const riskFactorOutput = z.object({
-  code: z.string().meta({ description: 'Rule identifier', examples: ['issuer_differs_from_residence'] }),
+  code: z
+    .string()
+    .meta({ description: 'Rule identifier', examples: ['issuer_differs_from_residence'] }),
   points: z.number().int().meta({ description: 'Points the rule added' }),
   description: z.string().meta({ description: 'Why the rule applied' }),
 });
@@ -140,17 +153,22 @@ export const listApplicationsInput = z
     ...pageInput,
     status: queryArray(applicationStatus).optional().meta({ description: 'Keep these statuses' }),
     riskLevel: queryArray(riskLevel).optional().meta({ description: 'Keep these risk levels' }),
-    country: queryArray(countryCode()).optional().meta({ description: 'Keep these countries of residence' }),
-    possibleDuplicate: queryBoolean()
+    country: queryArray(countryCode())
       .optional()
-      .meta({ description: 'true: only possible duplicates; false: only applications without one' }),
+      .meta({ description: 'Keep these countries of residence' }),
+    possibleDuplicate: queryBoolean().optional().meta({
+      description: 'true: only possible duplicates; false: only applications without one',
+    }),
     createdFrom: queryDateTime().optional().meta({ description: 'Created at or after (ISO 8601)' }),
     createdTo: queryDateTime().optional().meta({ description: 'Created before (ISO 8601)' }),
   })
-  .refine((input) => !input.createdFrom || !input.createdTo || input.createdFrom <= input.createdTo, {
-    path: ['createdTo'],
-    message: 'must not be before createdFrom',
-  });
+  .refine(
+    (input) => !input.createdFrom || !input.createdTo || input.createdFrom <= input.createdTo,
+    {
+      path: ['createdTo'],
+      message: 'must not be before createdFrom',
+    },
+  );
 
 export type ListApplicationsInput = z.output<typeof listApplicationsInput>;
 
@@ -158,5 +176,8 @@ export const getApplicationInput = z.object({ id: uuidParam('Application id') })
 
 export const listApplicationsOutput = z.object({
   items: z.array(applicationSummaryOutput),
-  nextCursor: z.string().nullable().meta({ description: 'Cursor of the next page; null on the last page' }),
+  nextCursor: z
+    .string()
+    .nullable()
+    .meta({ description: 'Cursor of the next page; null on the last page' }),
 });

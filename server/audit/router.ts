@@ -10,7 +10,8 @@ export const auditRouter = router({
         path: '/audit-events',
         tags: ['audit'],
         summary: 'List audit events, newest first',
-        description: 'Events appear here once the relay has delivered them from the outbox to MongoDB.',
+        description:
+          'Events appear here once the relay has delivered them from the outbox to MongoDB.',
         protect: false,
       },
     })

@@ -5,7 +5,10 @@ import { dateTimeOutput, uuidParam } from '../shared/zod-fields.ts';
 export const auditEventOutput = z
   .object({
     id: z.string().meta({ description: 'Event id, also the MongoDB _id' }),
-    sequence: z.number().int().meta({ description: 'Position in the outbox; increases with each event' }),
+    sequence: z
+      .number()
+      .int()
+      .meta({ description: 'Position in the outbox; increases with each event' }),
     applicationId: z.string(),
     action: z.string().meta({ examples: ['application.created'] }),
     actor: z.string().meta({ description: 'Operator or API key id, or "anonymous"' }),
@@ -20,7 +23,9 @@ export const auditEventOutput = z
       }),
     ),
     occurredAt: dateTimeOutput(),
-    deliveredAt: dateTimeOutput().meta({ description: 'When the relay stored the event in MongoDB' }),
+    deliveredAt: dateTimeOutput().meta({
+      description: 'When the relay stored the event in MongoDB',
+    }),
   })
   .meta({ id: 'AuditEvent' });
 

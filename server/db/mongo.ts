@@ -25,7 +25,8 @@ export async function openMongo(clientUrl: string, dbName: string): Promise<Mikr
   return MikroORM.init(mongoOptions(clientUrl, dbName));
 }
 
-const CONNECTION_FAILURE = /Topology is closed|ServerSelection|ECONNREFUSED|ECONNRESET|connection .* closed|NetworkError|timed out/i;
+const CONNECTION_FAILURE =
+  /Topology is closed|ServerSelection|ECONNREFUSED|ECONNRESET|connection .* closed|NetworkError|timed out/i;
 
 /** Whether an error means MongoDB could not be reached, as opposed to a rejected operation. */
 export function isMongoUnavailable(error: unknown): boolean {

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import { type FastifyRequest, fastify } from 'fastify';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
+import { type FastifyRequest, fastify } from 'fastify';
 import superjson from 'superjson';
 import { appRouter } from '../router.ts';
 import { safeError } from '../shared/log.ts';
@@ -58,9 +58,20 @@ export function buildApp(services: AppServices) {
   const contextFor = (request: FastifyRequest) =>
     createContext(services, request.id, log.child({ requestId: request.id }));
 
-  const reportError = ({ error, path, ctx }: { error: { code: string; cause?: unknown }; path?: string; ctx?: { requestId: string } }) => {
+  const reportError = ({
+    error,
+    path,
+    ctx,
+  }: {
+    error: { code: string; cause?: unknown };
+    path?: string;
+    ctx?: { requestId: string };
+  }) => {
     if (error.code !== 'INTERNAL_SERVER_ERROR' && error.code !== 'SERVICE_UNAVAILABLE') return;
-    log.error({ requestId: ctx?.requestId, procedure: path, err: safeError(error.cause ?? error) }, 'procedure failed');
+    log.error(
+      { requestId: ctx?.requestId, procedure: path, err: safeError(error.cause ?? error) },
+      'procedure failed',
+    );
   };
 
   app.register(fastifyTRPCPlugin, {
@@ -73,22 +84,40 @@ export function buildApp(services: AppServices) {
   });
 
   registerRest(app, config.API_PREFIX, contextFor, reportError);
-  registerDocs(app, config.PROJECT_NAME, buildOpenApiDocument(config.PROJECT_NAME, config.API_PREFIX));
+  registerDocs(
+    app,
+    config.PROJECT_NAME,
+    buildOpenApiDocument(config.PROJECT_NAME, config.API_PREFIX),
+  );
 
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/', async (_request, reply) => reply.redirect('/docs'));
 
   app.setNotFoundHandler((request, reply) => {
-    const body = errorShape(404, `No route for ${request.method} ${pathOf(request.url)}`, request.id);
-    return reply.code(404).send(request.url.startsWith('/trpc') ? { error: superjson.serialize(body) } : body);
+    const body = errorShape(
+      404,
+      `No route for ${request.method} ${pathOf(request.url)}`,
+      request.id,
+    );
+    return reply
+      .code(404)
+      .send(request.url.startsWith('/trpc') ? { error: superjson.serialize(body) } : body);
   });
 
-  app.setErrorHandler((error: { statusCode?: number; code?: string; message: string }, request, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) log.error({ requestId: request.id, err: safeError(error) }, 'request failed');
-    const body = errorShape(status, clientMessage(status, error), request.id);
-    return reply.code(status).send(request.url.startsWith('/trpc') ? { error: superjson.serialize(body) } : body);
-  });
+  app.setErrorHandler(
+    (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
+      const status =
+        error.statusCode && error.statusCode >= 400 && error.statusCode < 500
+          ? error.statusCode
+          : 500;
+      if (status === 500)
+        log.error({ requestId: request.id, err: safeError(error) }, 'request failed');
+      const body = errorShape(status, clientMessage(status, error), request.id);
+      return reply
+        .code(status)
+        .send(request.url.startsWith('/trpc') ? { error: superjson.serialize(body) } : body);
+    },
+  );
 
   return app;
 }

@@ -11,8 +11,7 @@ const ASSETS: Record<string, string> = {
   'favicon-32x32.png': 'image/png',
 };
 
-const escapeHtml = (text: string) =>
-  text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
 
 function indexHtml(title: string): string {
   return `<!doctype html>
@@ -50,7 +49,9 @@ export function registerDocs(app: FastifyInstance, title: string, document: unkn
   const assetDir = dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
   const html = indexHtml(title);
 
-  app.get('/openapi.json', async (_request, reply) => reply.type('application/json; charset=utf-8').send(document));
+  app.get('/openapi.json', async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').send(document),
+  );
   app.get('/docs', async (_request, reply) => reply.type('text/html; charset=utf-8').send(html));
   app.get('/docs/initializer.js', async (_request, reply) =>
     reply.type('text/javascript; charset=utf-8').send(INITIALIZER),

@@ -21,6 +21,11 @@ export function errorShape(httpStatus: number, message: string, requestId: strin
   return {
     message,
     code: TRPC_ERROR_CODES_BY_KEY[code],
-    data: { code, httpStatus: HTTP_STATUS_TO_CODE[httpStatus] ? httpStatus : 500, requestId, issues: [] },
+    data: {
+      code,
+      httpStatus: HTTP_STATUS_TO_CODE[httpStatus] ? httpStatus : 500,
+      requestId,
+      issues: [],
+    },
   };
 }

@@ -15,8 +15,26 @@ export const RULESET_VERSION = 'intake-2025-10';
 export const HIGH_RISK_COUNTRIES: ReadonlySet<string> = new Set(['KP', 'IR', 'MM']);
 
 export const ELEVATED_RISK_COUNTRIES: ReadonlySet<string> = new Set([
-  'DZ', 'AO', 'BO', 'BG', 'CM', 'CI', 'CD', 'HT', 'KE', 'LA', 'LB', 'MC',
-  'NA', 'NP', 'SS', 'SY', 'VE', 'VN', 'VG', 'YE',
+  'DZ',
+  'AO',
+  'BO',
+  'BG',
+  'CM',
+  'CI',
+  'CD',
+  'HT',
+  'KE',
+  'LA',
+  'LB',
+  'MC',
+  'NA',
+  'NP',
+  'SS',
+  'SY',
+  'VE',
+  'VN',
+  'VG',
+  'YE',
 ]);
 
 export const POINTS = {

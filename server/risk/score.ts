@@ -60,40 +60,80 @@ export function assessIntakeRisk(input: RiskInput): RiskAssessment {
     factors.push({ code, points, description });
 
   if (HIGH_RISK_COUNTRIES.has(input.country)) {
-    add('residence_high_risk', POINTS.residenceHighRisk, `Residence ${input.country} is on the FATF call-for-action list`);
+    add(
+      'residence_high_risk',
+      POINTS.residenceHighRisk,
+      `Residence ${input.country} is on the FATF call-for-action list`,
+    );
   } else if (ELEVATED_RISK_COUNTRIES.has(input.country)) {
-    add('residence_elevated_risk', POINTS.residenceElevatedRisk, `Residence ${input.country} is under FATF increased monitoring`);
+    add(
+      'residence_elevated_risk',
+      POINTS.residenceElevatedRisk,
+      `Residence ${input.country} is under FATF increased monitoring`,
+    );
   }
 
   const issuer = input.documentIssuingCountry;
   if (HIGH_RISK_COUNTRIES.has(issuer)) {
-    add('issuer_high_risk', POINTS.issuerHighRisk, `Document issuer ${issuer} is on the FATF call-for-action list`);
+    add(
+      'issuer_high_risk',
+      POINTS.issuerHighRisk,
+      `Document issuer ${issuer} is on the FATF call-for-action list`,
+    );
   } else if (ELEVATED_RISK_COUNTRIES.has(issuer)) {
-    add('issuer_elevated_risk', POINTS.issuerElevatedRisk, `Document issuer ${issuer} is under FATF increased monitoring`);
+    add(
+      'issuer_elevated_risk',
+      POINTS.issuerElevatedRisk,
+      `Document issuer ${issuer} is under FATF increased monitoring`,
+    );
   }
   if (issuer !== input.country) {
-    add('issuer_differs_from_residence', POINTS.issuerDiffersFromResidence, `Document issued by ${issuer}, residence is ${input.country}`);
+    add(
+      'issuer_differs_from_residence',
+      POINTS.issuerDiffersFromResidence,
+      `Document issued by ${issuer}, residence is ${input.country}`,
+    );
   }
 
   const phoneCountry = parsePhoneNumberFromString(input.phoneE164)?.country;
   if (phoneCountry && phoneCountry !== input.country) {
-    add('phone_country_differs', POINTS.phoneCountryDiffersFromResidence, `Phone number of ${phoneCountry}, residence is ${input.country}`);
+    add(
+      'phone_country_differs',
+      POINTS.phoneCountryDiffersFromResidence,
+      `Phone number of ${phoneCountry}, residence is ${input.country}`,
+    );
   }
 
   const domain = input.emailLookup.slice(input.emailLookup.lastIndexOf('@') + 1);
   if (disposable.has(domain)) {
-    add('disposable_email', POINTS.disposableEmail, 'Email domain is a disposable-address provider');
+    add(
+      'disposable_email',
+      POINTS.disposableEmail,
+      'Email domain is a disposable-address provider',
+    );
   }
 
   if (input.documentType === 'driving_licence' || input.documentType === 'residence_permit') {
-    add('weaker_document_type', POINTS.weakerDocumentType, `Document type ${input.documentType} is weaker evidence than a passport or ID card`);
+    add(
+      'weaker_document_type',
+      POINTS.weakerDocumentType,
+      `Document type ${input.documentType} is weaker evidence than a passport or ID card`,
+    );
   }
 
   if (input.duplicateEmailCount > 0) {
-    add('duplicate_email', POINTS.duplicateEmail, `Email used by ${input.duplicateEmailCount} other application(s)`);
+    add(
+      'duplicate_email',
+      POINTS.duplicateEmail,
+      `Email used by ${input.duplicateEmailCount} other application(s)`,
+    );
   }
   if (input.duplicateDocumentCount > 0) {
-    add('duplicate_document', POINTS.duplicateDocument, `Document used by ${input.duplicateDocumentCount} other application(s)`);
+    add(
+      'duplicate_document',
+      POINTS.duplicateDocument,
+      `Document used by ${input.duplicateDocumentCount} other application(s)`,
+    );
   }
 
   const total = factors.reduce((sum, factor) => sum + factor.points, 0);

@@ -17,7 +17,8 @@ export function normalizedString<T>(rule: (input: string) => Normalized<T>, maxI
 
 export const countryCode = () =>
   normalizedString(normalizeCountry, 64).meta({
-    description: 'ISO 3166-1 alpha-2 country code, e.g. "GB"; alpha-3 codes and aliases are rejected',
+    description:
+      'ISO 3166-1 alpha-2 country code, e.g. "GB"; alpha-3 codes and aliases are rejected',
     examples: ['GB'],
   });
 

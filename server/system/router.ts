@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { publicProcedure, router } from '../trpc/init.ts';
 import { dateTimeOutput } from '../shared/zod-fields.ts';
+import { publicProcedure, router } from '../trpc/init.ts';
 
 const statusOutput = z.object({
   auditBacklog: z.object({
@@ -13,7 +13,10 @@ const statusOutput = z.object({
   relay: z.object({
     running: z.boolean(),
     consecutiveFailures: z.number().int(),
-    delivered: z.number().int().meta({ description: 'Events delivered since this process started' }),
+    delivered: z
+      .number()
+      .int()
+      .meta({ description: 'Events delivered since this process started' }),
     lastDeliveredAt: dateTimeOutput().nullable(),
     lastFailureAt: dateTimeOutput().nullable(),
   }),
@@ -34,7 +37,8 @@ export const systemRouter = router({
     .output(statusOutput)
     .query(async ({ ctx }) => {
       const backlog = await ctx.relay.backlog();
-      const { running, consecutiveFailures, delivered, lastDeliveredAt, lastFailureAt } = ctx.relay.state;
+      const { running, consecutiveFailures, delivered, lastDeliveredAt, lastFailureAt } =
+        ctx.relay.state;
       return {
         auditBacklog: { pending: backlog.pending, oldestAgeSeconds: backlog.oldestAgeSeconds },
         relay: { running, consecutiveFailures, delivered, lastDeliveredAt, lastFailureAt },

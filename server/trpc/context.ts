@@ -3,7 +3,7 @@ import type { EntityManager, MikroORM as PostgresORM } from '@mikro-orm/postgres
 import type { Logger } from 'pino';
 import type { AuditRelay } from '../audit/relay.ts';
 import type { Config } from '../config.ts';
-import { ANONYMOUS, type Actor } from '../shared/actor.ts';
+import { type Actor, ANONYMOUS } from '../shared/actor.ts';
 
 /** Long-lived dependencies shared by every request. */
 export interface AppServices {

@@ -25,7 +25,11 @@ export function toTRPCError(error: TRPCError): TRPCError {
     return new TRPCError({ code: CODE_BY_KIND[cause.kind], message: cause.message, cause });
   }
   if (cause instanceof NotFoundError) {
-    return new TRPCError({ code: 'NOT_FOUND', message: 'The requested record was not found', cause });
+    return new TRPCError({
+      code: 'NOT_FOUND',
+      message: 'The requested record was not found',
+      cause,
+    });
   }
   if (cause instanceof OptimisticLockError) {
     return new TRPCError({
@@ -35,7 +39,11 @@ export function toTRPCError(error: TRPCError): TRPCError {
     });
   }
   if (cause instanceof UniqueConstraintViolationException) {
-    return new TRPCError({ code: 'CONFLICT', message: 'A record with the same key already exists', cause });
+    return new TRPCError({
+      code: 'CONFLICT',
+      message: 'A record with the same key already exists',
+      cause,
+    });
   }
   if (cause instanceof DriverException && isUnavailable(cause)) {
     return new TRPCError({

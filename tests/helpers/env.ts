@@ -76,7 +76,9 @@ export async function freePort(): Promise<number> {
 }
 
 /** Starts a server on loopback with fast relay polling; it is stopped after all suites. */
-export async function startTestServer(overrides: Record<string, string> = {}): Promise<RunningServer> {
+export async function startTestServer(
+  overrides: Record<string, string> = {},
+): Promise<RunningServer> {
   const server = await startServer(testConfig(overrides), {
     host: '127.0.0.1',
     relay: { idleIntervalMs: 50, maxBackoffMs: 500 },

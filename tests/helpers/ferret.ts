@@ -18,7 +18,8 @@ async function waitForPort(port: number, timeoutMs: number): Promise<void> {
       socket.once('error', () => resolve(false));
     });
     if (open) return;
-    if (Date.now() > deadline) throw new Error(`FerretDB did not listen on port ${port} within ${timeoutMs} ms`);
+    if (Date.now() > deadline)
+      throw new Error(`FerretDB did not listen on port ${port} within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

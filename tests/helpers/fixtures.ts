@@ -4,11 +4,13 @@ import type { CreateApplicationInput } from '../../sdk/src/index.ts';
 let counter = 0;
 
 /** A valid application input with a unique external reference; `overrides` replace parts. */
-export function applicationInput(overrides: {
-  externalReference?: string;
-  applicant?: Record<string, unknown>;
-  document?: Record<string, unknown>;
-} = {}): CreateApplicationInput {
+export function applicationInput(
+  overrides: {
+    externalReference?: string;
+    applicant?: Record<string, unknown>;
+    document?: Record<string, unknown>;
+  } = {},
+): CreateApplicationInput {
   counter += 1;
   return {
     externalReference: overrides.externalReference ?? `test-${randomUUID()}`,

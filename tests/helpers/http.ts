@@ -20,12 +20,16 @@ export async function http(
   const response = await fetch(`${baseUrl}${path}`, { method, headers, body });
   const text = await response.text();
   let parsed: unknown = text;
-  if (response.headers.get('content-type')?.includes('json') && text.length > 0) parsed = JSON.parse(text);
+  if (response.headers.get('content-type')?.includes('json') && text.length > 0)
+    parsed = JSON.parse(text);
   return { status: response.status, headers: response.headers, body: parsed };
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs = 10_000): Promise<T> {
+export async function eventually<T>(
+  check: () => Promise<T | undefined>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

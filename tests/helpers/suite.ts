@@ -14,14 +14,15 @@ export interface TestLedger {
 }
 
 const globals = globalThis as { kycTestLedger?: TestLedger };
-export const ledger: TestLedger = (globals.kycTestLedger ??= {
+globals.kycTestLedger ??= {
   registered: 0,
   passed: 0,
   failed: 0,
   suites: [],
   hookErrors: [],
   cleanups: [],
-});
+};
+export const ledger: TestLedger = globals.kycTestLedger;
 
 /** Registers work to run once after every suite, such as stopping a shared server. */
 export function onTeardown(cleanup: () => Promise<void>): void {
