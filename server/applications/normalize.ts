@@ -11,14 +11,16 @@ const codePoint = (char: string) =>
   `U+${(char.codePointAt(0) ?? 0).toString(16).toUpperCase().padStart(4, '0')}`;
 
 /**
- * Characters a personal name may hold besides letters and combining marks: spaces,
- * apostrophes (U+0027, U+2019, U+02BC), the middle dots of Catalan and Japanese (U+00B7,
- * U+30FB), hyphens (U+002D, U+2010), periods and commas for initials and suffixes, and the
- * zero-width (non-)joiners that Indic and Persian spellings need. The Hawaiian okina
- * (U+02BB) is a letter (category Lm).
+ * Characters a name may contain besides letters and combining marks. They are the space,
+ * apostrophes (U+0027, U+2019, U+02BC), hyphens (U+002D, U+2010), and periods and commas for
+ * initials and suffixes. Catalan and Japanese names use middle dots (U+00B7, U+30FB), and
+ * Indic and Persian spellings use the zero-width joiner and non-joiner (U+200D, U+200C). The
+ * Hawaiian okina (U+02BB) is a letter of category Lm, so it needs no entry.
  */
-const NAME_ALLOWED = /^[\p{L}\p{M} '\u2019\u02BC\u00B7\u30FB.,\u002D\u2010\u200C\u200D]+$/u;
-const NAME_CHAR_ALLOWED = /[\p{L}\p{M} '\u2019\u02BC\u00B7\u30FB.,\u002D\u2010\u200C\u200D]/u;
+// The hyphen-minus comes last and escaped, so that it is not read as a range.
+const NAME_PUNCTUATION = " '\u2019\u02BC\u2010.,\u00B7\u30FB\u200C\u200D\\-";
+const NAME_ALLOWED = new RegExp(`^[\\p{L}\\p{M}${NAME_PUNCTUATION}]+$`, 'u');
+const NAME_CHAR_ALLOWED = new RegExp(`[\\p{L}\\p{M}${NAME_PUNCTUATION}]`, 'u');
 
 /** Normalises a personal name: NFC, trimmed, runs of whitespace collapsed to one space. */
 export function normalizeName(input: string): Normalized<string> {

@@ -28,7 +28,7 @@ export async function openMongo(clientUrl: string, dbName: string): Promise<Mikr
 const CONNECTION_FAILURE =
   /Topology is closed|ServerSelection|ECONNREFUSED|ECONNRESET|connection .* closed|NetworkError|timed out/i;
 
-/** Whether an error means MongoDB could not be reached, as opposed to a rejected operation. */
+/** Returns true when an error means MongoDB could not be reached, not that it rejected an operation. */
 export function isMongoUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
     if (CONNECTION_FAILURE.test(`${current.name} ${current.message}`)) return true;

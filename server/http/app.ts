@@ -32,7 +32,7 @@ export function buildApp(services: AppServices) {
     },
   });
 
-  // Only JSON bodies are accepted; anything else is answered with 415.
+  // Only JSON bodies have a parser, so Fastify rejects any other media type with 415.
   app.removeContentTypeParser('text/plain');
 
   app.addHook('onRequest', async (request, reply) => {

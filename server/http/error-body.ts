@@ -13,8 +13,8 @@ const HTTP_STATUS_TO_CODE: Record<number, TRPC_ERROR_CODE_KEY> = {
 };
 
 /**
- * The error body for failures that happen before a procedure runs (unknown route, body too
- * large, wrong media type, malformed JSON), in the shape the tRPC error formatter gives.
+ * Builds the error body for failures before a procedure runs (unknown route, body too large,
+ * wrong media type, malformed JSON), in the shape of the tRPC error formatter.
  */
 export function errorShape(httpStatus: number, message: string, requestId: string) {
   const code = HTTP_STATUS_TO_CODE[httpStatus] ?? 'INTERNAL_SERVER_ERROR';

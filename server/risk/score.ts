@@ -34,7 +34,7 @@ export interface RiskAssessment {
   factors: RiskFactor[];
 }
 
-/** What the intake rules read: normalised applicant data and the duplicate lookups. */
+/** Normalised applicant data and duplicate counts, the input of the intake rules. */
 export interface RiskInput {
   country: string;
   emailLookup: string;

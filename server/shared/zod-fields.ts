@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { normalizeCountry } from './country.ts';
 import type { Normalized } from './result.ts';
 
-/** A string field whose value is normalised by `rule`; a rejection becomes an issue on the field. */
+/** Creates a string field normalised by `rule`. A rejection becomes an issue on the field. */
 export function normalizedString<T>(rule: (input: string) => Normalized<T>, maxInputLength = 4096) {
   return z
     .string()

@@ -59,7 +59,7 @@ function isUnavailable(error: DriverException): boolean {
   return error instanceof ConnectionException || isMongoUnavailable(error);
 }
 
-/** The invalid fields of a validation error, as dotted paths; empty for other errors. */
+/** Lists the invalid fields of a validation error as dotted paths, or none for other errors. */
 export function fieldIssues(error: TRPCError): FieldIssue[] {
   const cause = error.cause;
   if (cause instanceof ZodError) {

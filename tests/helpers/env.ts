@@ -17,7 +17,7 @@ export const FERRETDB_BIN = process.env.FERRETDB_BIN ?? 'ferretdb';
 
 export const runId = `${process.pid}_${randomBytes(3).toString('hex')}`;
 
-/** A URL for database `name` on the test PostgreSQL server. */
+/** Builds the URL of database `name` on the test PostgreSQL server. */
 export function databaseUrl(name: string): string {
   const url = new URL(TEST_DATABASE_URL);
   url.pathname = `/${name}`;
@@ -89,7 +89,7 @@ export async function startTestServer(
 
 let shared: Promise<{ server: RunningServer; databaseUrl: string }> | null = null;
 
-/** One server on a freshly migrated database, shared by the suites that only add data. */
+/** Starts, once per run, a server on a fresh database for the suites that only add data. */
 export function sharedServer() {
   shared ??= (async () => {
     const name = `kyc_test_${runId}`;

@@ -3,7 +3,7 @@ import type { CreateApplicationInput } from '../../sdk/src/index.ts';
 
 let counter = 0;
 
-/** A valid application input with a unique external reference; `overrides` replace parts. */
+/** Builds a valid application input with a unique external reference; `overrides` replace parts. */
 export function applicationInput(
   overrides: {
     externalReference?: string;

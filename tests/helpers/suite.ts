@@ -31,7 +31,7 @@ export function onTeardown(cleanup: () => Promise<void>): void {
 
 type Handler<T> = (context: T) => void | Promise<void>;
 
-/** A uvu suite whose outcomes are counted in the ledger; `only` and `skip` are not offered. */
+/** Creates a uvu suite that counts its outcomes in the ledger. It offers no `only` or `skip`. */
 export function suite<T extends object = Record<string, never>>(name: string, state?: T) {
   const inner = uvuSuite<T>(name, state);
   const entry = { name, ran: false };
