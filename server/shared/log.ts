@@ -31,9 +31,12 @@ export interface SafeError {
 export function safeError(error: unknown, depth = 0): SafeError {
   if (!(error instanceof Error)) return { type: typeof error, message: 'non-error value thrown' };
   const code = (error as { code?: string | number }).code;
-  const type = error.constructor?.name ?? error.name;
+  const constructorName = error.constructor?.name;
+  const type = constructorName && constructorName !== 'Object' ? constructorName : error.name;
   if (error instanceof DriverException) {
-    const sqlState = error.sqlState;
+    // PostgreSQL errors carry a five-character SQLSTATE; their text can quote column values.
+    const sqlState =
+      error.sqlState ?? (typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) ? code : undefined);
     if (sqlState) return { type, message: `PostgreSQL error ${sqlState}`, code: sqlState };
     // MongoDB driver messages are kept up to the query MikroORM appends after them.
     return { type, message: error.message.split('\nQuery:', 1)[0] ?? '', code };

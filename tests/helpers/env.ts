@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
+import { MongoClient } from 'mongodb';
 import pg from 'pg';
 import { type Config, loadConfig } from '../../server/config.ts';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
@@ -87,11 +88,26 @@ export async function startTestServer(
   return server;
 }
 
+/** Fails with the variable to set when the test MongoDB-wire server does not answer. */
+export async function checkTestMongo(): Promise<void> {
+  const client = new MongoClient(TEST_MONGO_URI, { serverSelectionTimeoutMS: 3000 });
+  try {
+    await client.db('admin').command({ ping: 1 });
+  } catch (error) {
+    throw new Error(
+      `No MongoDB-wire server answers at TEST_MONGO_URI=${TEST_MONGO_URI} (${(error as Error).message}). Start one, or set TEST_MONGO_URI.`,
+    );
+  } finally {
+    await client.close();
+  }
+}
+
 let shared: Promise<{ server: RunningServer; databaseUrl: string }> | null = null;
 
 /** Starts, once per run, a server on a fresh database for the suites that only add data. */
 export function sharedServer() {
   shared ??= (async () => {
+    await checkTestMongo();
     const name = `kyc_test_${runId}`;
     const url = await freshDatabase(name);
     const server = await startTestServer({ DATABASE_URL: url });

@@ -51,7 +51,7 @@ export class FerretProcess {
   }
 
   async resume(): Promise<void> {
-    this.child = spawn(
+    const child = spawn(
       FERRETDB_BIN,
       [
         '--handler=sqlite',
@@ -64,13 +64,21 @@ export class FerretProcess {
       ],
       { env: { ...process.env, DO_NOT_TRACK: '1' }, stdio: 'ignore' },
     );
-    await waitForPort(this.port, 15_000);
+    this.child = child;
+    const failedToStart = new Promise<never>((_, reject) => {
+      child.once('error', (error) => {
+        reject(
+          new Error(`FERRETDB_BIN (${FERRETDB_BIN}) could not be started: ${error.message}. Set FERRETDB_BIN to a FerretDB 1.24 binary.`),
+        );
+      });
+    });
+    await Promise.race([waitForPort(this.port, 15_000), failedToStart]);
   }
 
   /** Kills the server at once, as a crash would. */
   async kill(): Promise<void> {
     const child = this.child;
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    if (!child?.pid || child.exitCode !== null || child.signalCode !== null) return;
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill('SIGKILL');
     await exited;
