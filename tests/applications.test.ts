@@ -133,6 +133,7 @@ intake('names every invalid field over REST', async ({ url }) => {
     'applicant.country',
     'applicant.email',
     'applicant.fullName',
+    'applicant.phone',
     'document.imageUrl',
     'document.issuingCountry',
     'document.number',
@@ -143,6 +144,23 @@ intake('names every invalid field over REST', async ({ url }) => {
     (issue: { path: string }) => issue.path === 'applicant.country',
   );
   assert.match(country.message, 'use the alpha-2 code "GB"');
+});
+
+intake('names the phone beside other bad fields', async ({ url }) => {
+  const input = applicationInput({ applicant: { fullName: '1', phone: '12', country: 'GB' } });
+
+  const response = await http(url, 'POST', `${API}/applications`, { json: input });
+
+  assert.is(response.status, 400);
+  assert.equal(pathsOf(response.body.data.issues), ['applicant.fullName', 'applicant.phone']);
+});
+
+intake('names an international phone beside a bad country', async ({ url }) => {
+  const input = applicationInput({ applicant: { phone: '+44 20', country: 'GBR' } });
+
+  const response = await http(url, 'POST', `${API}/applications`, { json: input });
+
+  assert.equal(pathsOf(response.body.data.issues), ['applicant.country', 'applicant.phone']);
 });
 
 intake('names the phone once the country is valid', async ({ client }) => {

@@ -86,6 +86,23 @@ names('rejects digits and symbols', () => {
   assert.match(invalidMessage(normalizeName('Anna <b>')), 'U+003C');
 });
 
+names('rejects characters that render blank', () => {
+  assert.match(invalidMessage(normalizeName('\u3164')), 'U+3164');
+  assert.match(invalidMessage(normalizeName('Mele\uFE0F')), 'U+FE0F');
+});
+
+names('rejects marks and joiners not on a letter', () => {
+  assert.match(invalidMessage(normalizeName('\u0301Anna')), 'not attached');
+  assert.match(invalidMessage(normalizeName('\u200DAnna')), 'not attached');
+  assert.match(invalidMessage(normalizeName(`M${'\u200C'.repeat(10)}`)), 'not attached');
+  assert.match(invalidMessage(normalizeName(`A${'\u0301'.repeat(10)}`)), 'more than 8');
+});
+
+names('counts length in code points', () => {
+  const adlam = '\u{1E900}'.repeat(150);
+  assert.is([...validValue(normalizeName(adlam))].length, 150);
+});
+
 names('rejects punctuation without a letter', () => {
   assert.match(invalidMessage(normalizeName("'-.")), 'letter');
 });
@@ -191,6 +208,11 @@ countriesSuite('rejects aliases naming the ISO code', () => {
   assert.match(invalidMessage(normalizeCountry('EL')), 'use "GR"');
 });
 
+countriesSuite('rejects non-ASCII letters that upper-case to ASCII', () => {
+  assert.match(invalidMessage(normalizeCountry('ıt')), 'not an ISO 3166-1 alpha-2');
+  assert.match(invalidMessage(normalizeCountry('ſe')), 'not an ISO 3166-1 alpha-2');
+});
+
 countriesSuite('rejects unassigned codes', () => {
   assert.match(invalidMessage(normalizeCountry('ZZ')), 'not an ISO 3166-1 alpha-2');
   assert.match(invalidMessage(normalizeCountry('XYZ')), 'not an ISO 3166-1 alpha-2');
@@ -211,6 +233,20 @@ documents('folds full-width characters', () => {
   assert.is(validValue(normalizeDocumentNumber('ＡＢ１２３')).comparable, 'AB123');
 });
 
+documents('rejects letters that upper-case to others', () => {
+  assert.match(invalidMessage(normalizeDocumentNumber('ß123')), 'only letters');
+  assert.match(invalidMessage(normalizeDocumentNumber('ı123')), 'only letters');
+});
+
+documents('rejects invisible characters', () => {
+  assert.match(invalidMessage(normalizeDocumentNumber('AB\uFEFF123')), 'only letters');
+  assert.match(invalidMessage(normalizeDocumentNumber('AB\u2028123')), 'only letters');
+});
+
+documents('ignores dashes of every width', () => {
+  assert.is(validValue(normalizeDocumentNumber('AB\u2014123\u2013456')).comparable, 'AB123456');
+});
+
 documents('rejects other characters', () => {
   assert.match(invalidMessage(normalizeDocumentNumber('AB#123')), 'only letters');
   assert.match(invalidMessage(normalizeDocumentNumber('AB\u0000123')), 'control');
@@ -226,11 +262,23 @@ documents.run();
 
 const urls = suite('normalizeImageUrl');
 
-urls('accepts an https URL', () => {
+urls('accepts and percent-encodes an https URL', () => {
   assert.is(
-    validValue(normalizeImageUrl('https://files.example.org/a b.jpg')),
-    'https://files.example.org/a%20b.jpg',
+    validValue(normalizeImageUrl('https://files.example.org/café.jpg')),
+    'https://files.example.org/caf%C3%A9.jpg',
   );
+});
+
+urls('rejects input the parser would rewrite', () => {
+  assert.match(invalidMessage(normalizeImageUrl('https://files.example.org/a b.jpg')), 'whitespace');
+  assert.match(invalidMessage(normalizeImageUrl('https://files.example.org\\a.jpg')), 'backslashes');
+  assert.match(invalidMessage(normalizeImageUrl('https:///a.jpg')), 'host');
+});
+
+urls('checks the length once percent-encoded', () => {
+  const url = `https://files.example.org/${'é'.repeat(1000)}`;
+  assert.ok(url.length <= 2048);
+  assert.match(invalidMessage(normalizeImageUrl(url)), 'once percent-encoded');
 });
 
 urls('rejects other schemes', () => {

@@ -53,6 +53,8 @@ risk('flags a phone country that differs from the residence', () => {
 
 risk('flags disposable email domains', () => {
   assert.equal(codes({ ...clean, emailLookup: 'x@mailinator.com' }), ['disposable_email']);
+  assert.equal(codes({ ...clean, emailLookup: 'x@eu.mailinator.com' }), ['disposable_email']);
+  assert.equal(codes({ ...clean, emailLookup: 'x@mailinator.com.example.org' }), []);
 });
 
 risk('flags weaker document types', () => {

@@ -22,22 +22,38 @@ const NAME_PUNCTUATION = " '\u2019\u02BC\u2010.,\u00B7\u30FB\u200C\u200D\\-";
 const NAME_ALLOWED = new RegExp(`^[\\p{L}\\p{M}${NAME_PUNCTUATION}]+$`, 'u');
 const NAME_CHAR_ALLOWED = new RegExp(`[\\p{L}\\p{M}${NAME_PUNCTUATION}]`, 'u');
 
+/**
+ * Letters that render as blank space: the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0,
+ * and the variation selectors, which only change how the preceding character is drawn.
+ */
+const INVISIBLE_IN_NAMES = /[\u115F\u1160\u3164\uFFA0\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
+const MAX_MARKS_PER_LETTER = 8;
+
 /** Normalises a personal name: NFC, trimmed, runs of whitespace collapsed to one space. */
 export function normalizeName(input: string): Normalized<string> {
   const controls = input.match(/[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u);
-  if (controls)
-    return invalid(`must not contain control characters (found ${codePoint(controls[0])})`);
+  if (controls) return invalid(`must not contain control characters (found ${codePoint(controls[0])})`);
 
   const name = input.normalize('NFC').trim().replace(/\s+/gu, ' ');
-  if (name.length === 0) return invalid('must not be empty');
-  if (name.length > NAME_MAX_LENGTH) {
-    return invalid(`must be at most ${NAME_MAX_LENGTH} characters (got ${name.length})`);
+  const length = [...name].length;
+  if (length === 0) return invalid('must not be empty');
+  if (length > NAME_MAX_LENGTH) {
+    return invalid(`must be at most ${NAME_MAX_LENGTH} characters (got ${length})`);
   }
+  const invisible = name.match(INVISIBLE_IN_NAMES);
+  if (invisible) return invalid(`contains a character that renders blank (${codePoint(invisible[0])})`);
   if (!NAME_ALLOWED.test(name)) {
     const bad = [...name].find((char) => !NAME_CHAR_ALLOWED.test(char)) ?? '';
     return invalid(`contains a character not used in names: "${bad}" (${codePoint(bad)})`);
   }
   if (!/\p{L}/u.test(name)) return invalid('must contain at least one letter');
+  // Marks and joiners attach to a letter: none may start a word, and joiners come singly.
+  if (/(^|\s)[\p{M}\u200C\u200D]|[\u200C\u200D]{2}|[\u200C\u200D]($|\s)/u.test(name)) {
+    return invalid('has a combining mark or joiner that is not attached to a letter');
+  }
+  if (new RegExp(`\\p{M}{${MAX_MARKS_PER_LETTER + 1}}`, 'u').test(name)) {
+    return invalid(`has more than ${MAX_MARKS_PER_LETTER} combining marks on one letter`);
+  }
   return valid(name);
 }
 
@@ -103,42 +119,52 @@ export interface NormalizedDocumentNumber {
   comparable: string;
 }
 
+/** Separators ignored when comparing: space, period, slash, hyphen-minus and U+2010-U+2015 dashes. */
+const DOCUMENT_SEPARATORS = /[ ./\-\u2010-\u2015]/gu;
+
 export function normalizeDocumentNumber(input: string): Normalized<NormalizedDocumentNumber> {
   const asTyped = input.normalize('NFC').trim();
   if (/\p{Cc}/u.test(asTyped)) return invalid('must not contain control characters');
   if (asTyped.length === 0) return invalid('must not be empty');
   if (asTyped.length > 64) return invalid(`must be at most 64 characters (got ${asTyped.length})`);
 
-  // NFKC folds full-width digits and letters into ASCII before separators are removed.
-  const comparable = asTyped
-    .normalize('NFKC')
-    .toUpperCase()
-    .replace(/[\s./\-\u2010-\u2015]/gu, '');
-  if (!/^[A-Z0-9]+$/.test(comparable)) {
-    return invalid('must contain only letters A-Z, digits and the separators space . - /');
+  // NFKC folds full-width digits and letters into ASCII. The check runs before upper-casing,
+  // which would turn "ß" into "SS".
+  const folded = asTyped.normalize('NFKC').replace(DOCUMENT_SEPARATORS, '');
+  if (!/^[A-Za-z0-9]+$/.test(folded)) {
+    return invalid('must contain only letters A-Z, digits and the separators space . / - and dashes');
   }
+  const comparable = folded.toUpperCase();
   if (comparable.length > DOCUMENT_NUMBER_MAX_LENGTH) {
     return invalid(`must have at most ${DOCUMENT_NUMBER_MAX_LENGTH} letters and digits`);
   }
   return valid({ asTyped, comparable });
 }
 
-/** Accepts an https URL with a host and no user name or password in it. */
+/**
+ * Accepts an https URL with a host and no user name or password in it. Whitespace and
+ * backslashes are rejected because the URL parser would silently drop or convert them.
+ * NOTE: hosts are not checked against private or loopback addresses; a component that fetches
+ * these images must check the resolved address itself.
+ */
 export function normalizeImageUrl(input: string): Normalized<string> {
   const trimmed = input.trim();
   if (trimmed.length > IMAGE_URL_MAX_LENGTH) {
     return invalid(`must be at most ${IMAGE_URL_MAX_LENGTH} characters (got ${trimmed.length})`);
   }
+  if (/[\s\\\p{Cc}]/u.test(trimmed)) return invalid('must not contain whitespace or backslashes');
   let url: URL;
   try {
     url = new URL(trimmed);
   } catch {
     return invalid('must be an absolute https:// URL');
   }
-  if (url.protocol !== 'https:')
-    return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
+  if (url.protocol !== 'https:') return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
+  if (!/^https:\/\/[^/]/i.test(trimmed)) return invalid('must have a host after "https://"');
   if (url.username || url.password) return invalid('must not contain a user name or password');
-  if (!url.hostname) return invalid('must have a host');
+  if (url.href.length > IMAGE_URL_MAX_LENGTH) {
+    return invalid(`must be at most ${IMAGE_URL_MAX_LENGTH} characters once percent-encoded (got ${url.href.length})`);
+  }
   return valid(url.href);
 }
 

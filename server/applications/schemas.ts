@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { DOCUMENT_TYPES, RISK_LEVELS } from '../risk/score.ts';
 import { queryArray, queryBoolean, queryDateTime, queryInt } from '../shared/query-params.ts';
+import { normalizeCountry } from '../shared/country.ts';
 import { countryCode, dateTimeOutput, normalizedString, uuidParam } from '../shared/zod-fields.ts';
 import {
   normalizeDocumentNumber,
@@ -42,6 +43,20 @@ const applicantInput = z
       }),
     country: countryCode().meta({ description: 'Country of residence, ISO 3166-1 alpha-2' }),
   })
+  // The phone is read in the country of residence, so it is checked at the object level. The
+  // check also runs when other fields are invalid (`when`), so one response lists every bad
+  // field; there the values may be raw input.
+  .superRefine(
+    (applicant, ctx) => {
+      if (typeof applicant.phone !== 'string') return;
+      const country = typeof applicant.country === 'string' ? normalizeCountry(applicant.country) : null;
+      // A national number cannot be judged without a valid country; the country issue is reported.
+      if (!country?.ok && !applicant.phone.trim().startsWith('+')) return;
+      const phone = normalizePhone(applicant.phone, country?.ok ? country.value : undefined);
+      if (!phone.ok) ctx.addIssue({ code: 'custom', path: ['phone'], message: phone.message });
+    },
+    { when: () => true },
+  )
   .transform((applicant, ctx) => {
     const phone = normalizePhone(applicant.phone, applicant.country);
     if (!phone.ok) {

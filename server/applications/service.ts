@@ -1,9 +1,11 @@
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { uuidv7 } from 'uuidv7';
+import { z } from 'zod';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import { assessIntakeRisk } from '../risk/score.ts';
 import type { Actor } from '../shared/actor.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
+import { storableDate } from '../shared/query-params.ts';
 import { conflict, notFound } from '../shared/errors.ts';
 import { type Application, ApplicationSchema } from './application.entity.ts';
 import { auditChangesOfCreation } from './audit-changes.ts';
@@ -18,12 +20,13 @@ export interface ApplicationPage {
   nextCursor: string | null;
 }
 
+const listCursor = z.tuple([
+  z.iso.datetime().transform((value) => new Date(value)).pipe(storableDate),
+  z.uuid(),
+]);
+
 const isListCursor = (values: unknown[]): values is [string, string] =>
-  values.length === 2 &&
-  typeof values[0] === 'string' &&
-  !Number.isNaN(Date.parse(values[0])) &&
-  typeof values[1] === 'string' &&
-  /^[0-9a-f-]{36}$/.test(values[1]);
+  listCursor.safeParse(values).success;
 
 /**
  * Creates, reads and lists applications on a request's EntityManager fork. Every change is

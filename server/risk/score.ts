@@ -47,6 +47,15 @@ export interface RiskInput {
 
 const disposable: ReadonlySet<string> = new Set(disposableDomains);
 
+/** Checks the domain and each parent domain, so "x.mailinator.com" counts as disposable. */
+function isDisposableDomain(domain: string): boolean {
+  const labels = domain.split('.');
+  for (let start = 0; start < labels.length - 1; start++) {
+    if (disposable.has(labels.slice(start).join('.'))) return true;
+  }
+  return false;
+}
+
 export function levelForScore(score: number): RiskLevel {
   if (score >= THRESHOLDS.high) return 'high';
   if (score >= THRESHOLDS.medium) return 'medium';
@@ -104,8 +113,7 @@ export function assessIntakeRisk(input: RiskInput): RiskAssessment {
     );
   }
 
-  const domain = input.emailLookup.slice(input.emailLookup.lastIndexOf('@') + 1);
-  if (disposable.has(domain)) {
+  if (isDisposableDomain(input.emailLookup.slice(input.emailLookup.lastIndexOf('@') + 1))) {
     add(
       'disposable_email',
       POINTS.disposableEmail,

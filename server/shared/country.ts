@@ -16,7 +16,12 @@ const ALIASES: Record<string, string> = {
  * are rejected with the alpha-2 code to use, looked up in the ISO table, never truncated.
  */
 export function normalizeCountry(input: string): Normalized<string> {
-  const code = input.trim().toUpperCase();
+  const trimmed = input.trim();
+  // Checked before upper-casing, which maps some non-ASCII letters to ASCII ("ı" to "I").
+  if (!/^[A-Za-z]{2,3}$/.test(trimmed)) {
+    return invalid(`"${trimmed.slice(0, 10)}" is not an ISO 3166-1 alpha-2 country code`);
+  }
+  const code = trimmed.toUpperCase();
   if (/^[A-Z]{2}$/.test(code) && countries.isValid(code)) return valid(code);
 
   const alias = ALIASES[code];
@@ -29,5 +34,5 @@ export function normalizeCountry(input: string): Normalized<string> {
       return invalid(`"${code}" is an ISO 3166-1 alpha-3 code; use the alpha-2 code "${alpha2}"`);
     }
   }
-  return invalid(`"${input.slice(0, 10)}" is not an ISO 3166-1 alpha-2 country code`);
+  return invalid(`"${code}" is not an ISO 3166-1 alpha-2 country code`);
 }

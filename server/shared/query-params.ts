@@ -20,19 +20,25 @@ export function queryBoolean() {
     if (value === 'true') return true;
     if (value === 'false') return false;
     return value;
-  }, z.boolean());
+  }, z.boolean({ error: 'must be true or false' }));
 }
+
+const EARLIEST = new Date('1900-01-01T00:00:00Z');
+const LATEST = new Date('9999-12-31T23:59:59Z');
+
+/** A date inside 1900-9999, a range every PostgreSQL timestamptz column can compare with. */
+export const storableDate = z
+  .date({ error: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z' })
+  .min(EARLIEST, 'must not be before 1900-01-01')
+  .max(LATEST, 'must not be after 9999-12-31');
 
 /** Accepts a Date (tRPC with superjson) or an ISO 8601 date-time string with an offset. */
 export function queryDateTime() {
-  return z.preprocess(
-    (value) => {
-      if (typeof value !== 'string') return value;
-      if (!z.iso.datetime({ offset: true }).safeParse(value).success) return value;
-      return new Date(value);
-    },
-    z.date({ error: 'must be an ISO 8601 date-time such as 2026-01-31T00:00:00Z' }),
-  );
+  return z.preprocess((value) => {
+    if (typeof value !== 'string') return value;
+    if (!z.iso.datetime({ offset: true }).safeParse(value).success) return value;
+    return new Date(value);
+  }, storableDate);
 }
 
 /** Accepts one value or repeated query keys (`?status=a&status=b`) as an array. */

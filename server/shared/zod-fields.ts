@@ -26,5 +26,9 @@ export const countryCode = () =>
 export const dateTimeOutput = () =>
   z.date().meta({ override: { type: 'string', format: 'date-time' } });
 
+/** A UUID, lower-cased so that it matches ids stored as text in MongoDB. */
 export const uuidParam = (description: string) =>
-  z.uuid({ error: 'must be a UUID' }).meta({ description });
+  z
+    .uuid({ error: 'must be a UUID' })
+    .transform((id) => id.toLowerCase())
+    .meta({ description });
