@@ -88,7 +88,7 @@ export async function startServer(
         await relay.drain();
       } catch (error) {
         log.warn(
-          { err: safeError(error) },
+          { error: safeError(error) },
           'audit events left in the outbox at shutdown; they are delivered at next start',
         );
       }

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import pg from 'pg';
 import * as assert from 'uvu/assert';
 import {
@@ -27,6 +28,20 @@ async function expectTRPCError(call: Promise<unknown>): Promise<TRPCClientError<
     return error as TRPCClientError<any>;
   }
   return assert.unreachable('expected the call to fail') as never;
+}
+
+/** Sends a GET with the path exactly as given and returns the status. */
+function rawGet(baseUrl: string, path: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(baseUrl);
+    const options = { hostname, port, path, method: 'GET', agent: false };
+    const request = httpRequest(options, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
 
 const pathsOf = (issues: { path: string }[]) => issues.map((issue) => issue.path).sort();
@@ -248,6 +263,25 @@ intake('flags a duplicate email whatever its case', async ({ client }) => {
   assert.ok(b.risk.factors.some((factor) => factor.code === 'duplicate_email'));
 });
 
+intake('flags concurrent duplicates all but once', async ({ url, db }) => {
+  const email = `race.${Date.now()}@example.org`;
+
+  const responses = await Promise.all(
+    Array.from({ length: 12 }, () =>
+      http(url, 'POST', `${API}/applications`, {
+        json: applicationInput({ applicant: { email } }),
+      }),
+    ),
+  );
+
+  assert.ok(responses.every((response) => response.status === 200));
+  const rows = await db.query(
+    'select count(*) filter (where not possible_duplicate)::int as first, count(*)::int as n from applications where email_lookup = $1',
+    [email],
+  );
+  assert.equal(rows.rows[0], { first: 1, n: 12 });
+});
+
 intake('flags a duplicate document whatever its separators', async ({ client }) => {
   const number = `D${Date.now()}`;
   await client.applications.create.mutate(applicationInput({ document: { number } }));
@@ -274,7 +308,7 @@ intake('records the audit event in MongoDB', async ({ url }) => {
 
   assert.is(event.action, 'application.created');
   assert.is(event.actor, 'anonymous');
-  assert.is(event.requestId, 'test-request-1');
+  assert.is(event.requestId, created.headers.get('x-request-id'));
   assert.is(event.applicationId, created.body.id);
   const status = event.changes.find((change: { field: string }) => change.field === 'status');
   assert.is(status.value, 'submitted');
@@ -362,7 +396,34 @@ reading('answers 400 naming a malformed id', async ({ client, url }) => {
   assert.equal(pathsOf(fieldIssuesOf(viaTrpc)), ['id']);
 });
 
-reading('answers 404 for an encoded slash in the id', async ({ url }) => {
+reading('finds an upper-case id and its events', async ({ client, url }) => {
+  const created = await client.applications.create.mutate(applicationInput());
+  const upper = created.id.toUpperCase();
+
+  const one = await http(url, 'GET', `${API}/applications/${upper}`);
+  const events = await eventually(async () => {
+    const page = await http(url, 'GET', `${API}/applications/${upper}/audit-events`);
+    return page.body.items.length > 0 ? page.body.items : undefined;
+  });
+
+  assert.is(one.body.id, created.id);
+  assert.is(events[0].applicationId, created.id);
+});
+
+reading('rejects dot segments and encoded controls', async ({ client, url }) => {
+  const created = await client.applications.create.mutate(applicationInput());
+
+  // fetch would resolve the dot segments itself, so the path is sent as written.
+  const dots = await rawGet(url, `${API}/applications/%2e%2e/status`);
+  const plainDots = await rawGet(url, `${API}/applications/../status`);
+  const newline = await http(url, 'GET', `${API}/applications/${created.id}%0A`);
+
+  assert.is(dots, 400);
+  assert.is(plainDots, 400);
+  assert.is(newline.status, 400);
+});
+
+reading('rejects an encoded slash in the id', async ({ url }) => {
   const response = await http(url, 'GET', `${API}/applications/a%2Fb`);
 
   assert.is(response.status, 400);

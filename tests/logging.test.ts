@@ -4,7 +4,7 @@ import * as assert from 'uvu/assert';
 import { startServer } from '../server/server.ts';
 import { sharedServer, testConfig } from './helpers/env.ts';
 import { applicationInput } from './helpers/fixtures.ts';
-import { http } from './helpers/http.ts';
+import { eventually, http } from './helpers/http.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
 
 interface Context {
@@ -39,10 +39,14 @@ logging('writes one line per request with its fields', async ({ url, lines }) =>
     headers: { 'x-request-id': 'log-test-1' },
   });
 
-  const line = lines.find(
-    (entry) => entry.msg === 'request completed' && entry.requestId === 'log-test-1',
+  // The line is written when the response finishes, which can be just after the client reads it.
+  const line = await eventually(async () =>
+    lines.find(
+      (entry) => entry.msg === 'request completed' && entry.clientRequestId === 'log-test-1',
+    ),
   );
   assert.ok(line);
+  assert.match(String(line.requestId), /^[0-9a-f-]{36}$/);
   assert.is(line.method, 'GET');
   assert.is(line.path, '/api/v1/applications');
   assert.is(line.status, 200);

@@ -270,8 +270,14 @@ urls('accepts and percent-encodes an https URL', () => {
 });
 
 urls('rejects input the parser would rewrite', () => {
-  assert.match(invalidMessage(normalizeImageUrl('https://files.example.org/a b.jpg')), 'whitespace');
-  assert.match(invalidMessage(normalizeImageUrl('https://files.example.org\\a.jpg')), 'backslashes');
+  assert.match(
+    invalidMessage(normalizeImageUrl('https://files.example.org/a b.jpg')),
+    'whitespace',
+  );
+  assert.match(
+    invalidMessage(normalizeImageUrl('https://files.example.org\\a.jpg')),
+    'backslashes',
+  );
   assert.match(invalidMessage(normalizeImageUrl('https:///a.jpg')), 'host');
 });
 

@@ -75,6 +75,14 @@ outbox('delivers every event once after an outage', async ({ ferret, server, db,
   const reads = await http(server.url, 'GET', '/api/v1/audit-events');
   assert.is(reads.status, 503);
 
+  const attempts = await eventually(async () => {
+    const result = await db.query(
+      'select max(attempts)::int as attempts, max(last_error) as error from audit_outbox where delivered_at is null',
+    );
+    return result.rows[0].attempts > 0 ? result.rows[0] : undefined;
+  });
+  assert.type(attempts.error, 'string');
+
   await ferret.resume();
   await eventually(async () => ((await pending(db)) === 0 ? true : undefined), 20_000);
 

@@ -32,7 +32,8 @@ const MAX_MARKS_PER_LETTER = 8;
 /** Normalises a personal name: NFC, trimmed, runs of whitespace collapsed to one space. */
 export function normalizeName(input: string): Normalized<string> {
   const controls = input.match(/[\p{Cc}\u2028\u2029\u202A-\u202E\u2066-\u2069]/u);
-  if (controls) return invalid(`must not contain control characters (found ${codePoint(controls[0])})`);
+  if (controls)
+    return invalid(`must not contain control characters (found ${codePoint(controls[0])})`);
 
   const name = input.normalize('NFC').trim().replace(/\s+/gu, ' ');
   const length = [...name].length;
@@ -41,7 +42,8 @@ export function normalizeName(input: string): Normalized<string> {
     return invalid(`must be at most ${NAME_MAX_LENGTH} characters (got ${length})`);
   }
   const invisible = name.match(INVISIBLE_IN_NAMES);
-  if (invisible) return invalid(`contains a character that renders blank (${codePoint(invisible[0])})`);
+  if (invisible)
+    return invalid(`contains a character that renders blank (${codePoint(invisible[0])})`);
   if (!NAME_ALLOWED.test(name)) {
     const bad = [...name].find((char) => !NAME_CHAR_ALLOWED.test(char)) ?? '';
     return invalid(`contains a character not used in names: "${bad}" (${codePoint(bad)})`);
@@ -132,7 +134,9 @@ export function normalizeDocumentNumber(input: string): Normalized<NormalizedDoc
   // which would turn "ß" into "SS".
   const folded = asTyped.normalize('NFKC').replace(DOCUMENT_SEPARATORS, '');
   if (!/^[A-Za-z0-9]+$/.test(folded)) {
-    return invalid('must contain only letters A-Z, digits and the separators space . / - and dashes');
+    return invalid(
+      'must contain only letters A-Z, digits and the separators space . / - and dashes',
+    );
   }
   const comparable = folded.toUpperCase();
   if (comparable.length > DOCUMENT_NUMBER_MAX_LENGTH) {
@@ -159,11 +163,14 @@ export function normalizeImageUrl(input: string): Normalized<string> {
   } catch {
     return invalid('must be an absolute https:// URL');
   }
-  if (url.protocol !== 'https:') return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
+  if (url.protocol !== 'https:')
+    return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
   if (!/^https:\/\/[^/]/i.test(trimmed)) return invalid('must have a host after "https://"');
   if (url.username || url.password) return invalid('must not contain a user name or password');
   if (url.href.length > IMAGE_URL_MAX_LENGTH) {
-    return invalid(`must be at most ${IMAGE_URL_MAX_LENGTH} characters once percent-encoded (got ${url.href.length})`);
+    return invalid(
+      `must be at most ${IMAGE_URL_MAX_LENGTH} characters once percent-encoded (got ${url.href.length})`,
+    );
   }
   return valid(url.href);
 }

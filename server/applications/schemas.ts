@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { DOCUMENT_TYPES, RISK_LEVELS } from '../risk/score.ts';
-import { queryArray, queryBoolean, queryDateTime, queryInt } from '../shared/query-params.ts';
 import { normalizeCountry } from '../shared/country.ts';
+import { queryArray, queryBoolean, queryDateTime, queryInt } from '../shared/query-params.ts';
 import { countryCode, dateTimeOutput, normalizedString, uuidParam } from '../shared/zod-fields.ts';
 import {
   normalizeDocumentNumber,
@@ -49,7 +49,8 @@ const applicantInput = z
   .superRefine(
     (applicant, ctx) => {
       if (typeof applicant.phone !== 'string') return;
-      const country = typeof applicant.country === 'string' ? normalizeCountry(applicant.country) : null;
+      const country =
+        typeof applicant.country === 'string' ? normalizeCountry(applicant.country) : null;
       // A national number cannot be judged without a valid country; the country issue is reported.
       if (!country?.ok && !applicant.phone.trim().startsWith('+')) return;
       const phone = normalizePhone(applicant.phone, country?.ok ? country.value : undefined);

@@ -5,8 +5,8 @@ import { recordAuditEvent } from '../audit/outbox.ts';
 import { assessIntakeRisk } from '../risk/score.ts';
 import type { Actor } from '../shared/actor.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
-import { storableDate } from '../shared/query-params.ts';
 import { conflict, notFound } from '../shared/errors.ts';
+import { storableDate } from '../shared/query-params.ts';
 import { type Application, ApplicationSchema } from './application.entity.ts';
 import { auditChangesOfCreation } from './audit-changes.ts';
 import {
@@ -21,7 +21,10 @@ export interface ApplicationPage {
 }
 
 const listCursor = z.tuple([
-  z.iso.datetime().transform((value) => new Date(value)).pipe(storableDate),
+  z.iso
+    .datetime()
+    .transform((value) => new Date(value))
+    .pipe(storableDate),
   z.uuid(),
 ]);
 
@@ -48,6 +51,17 @@ export class ApplicationService {
           { fields: ['id'] },
         );
         if (existing) throw this.duplicateReference(input.externalReference, existing.id);
+
+        // Concurrent submissions with the same email or document would not see each other's
+        // rows under READ COMMITTED; these locks, held until commit, make them take turns.
+        // Sorted so that two transactions always take them in the same order.
+        const lockKeys = [
+          `application-email:${input.applicant.email.lookup}`,
+          `application-document:${input.document.type}:${input.document.issuingCountry}:${input.document.number.comparable}`,
+        ].sort();
+        for (const key of lockKeys) {
+          await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
+        }
 
         const duplicateEmailCount = await tx.count(ApplicationSchema, {
           emailLookup: input.applicant.email.lookup,

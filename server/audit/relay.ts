@@ -28,10 +28,12 @@ export interface RelayState {
 }
 
 /**
- * Moves audit events from the PostgreSQL outbox to MongoDB in outbox order, which keeps each
- * application's events in order. Rows are claimed with FOR UPDATE SKIP LOCKED and a delivery
- * stops at the first failure, so a later event never overtakes an earlier one. The MongoDB
- * `_id` is the event id, so a delivery repeated after a crash is recognised and skipped.
+ * Moves audit events from the PostgreSQL outbox to MongoDB in sequence order. Rows are claimed
+ * with FOR UPDATE SKIP LOCKED and a batch stops at the first failure. The MongoDB `_id` is the
+ * event id, so a delivery repeated after a crash is recognised and skipped.
+ * NOTE: sequence numbers are taken at insert, not at commit, so a transaction that commits late
+ * can deliver a lower sequence after a higher one. Each application's events stay in order
+ * only while its changes commit one after another.
  */
 export class AuditRelay {
   private readonly batchSize: number;
@@ -66,6 +68,13 @@ export class AuditRelay {
     if (this.state.running) return;
     this.state.running = true;
     this.stopping = false;
+    // Creates the MongoDB indexes now when MongoDB is up; otherwise the first delivery does.
+    this.mongo.schema.ensureIndexes().then(
+      () => {
+        this.indexesReady = true;
+      },
+      () => undefined,
+    );
     this.schedule(0);
   }
 
@@ -159,7 +168,7 @@ export class AuditRelay {
     }
     this.log.warn(
       {
-        err: safeError(error),
+        error: safeError(error),
         failures,
         retryInMs,
         backlog: backlog?.pending,
@@ -170,12 +179,8 @@ export class AuditRelay {
   }
 
   private async deliverBatch(): Promise<number> {
-    if (!this.indexesReady) {
-      await this.mongo.schema.ensureIndexes();
-      this.indexesReady = true;
-    }
     const em = this.postgres.em.fork();
-    return em.transactional(async (tx) => {
+    const outcome = await em.transactional(async (tx) => {
       const rows = await tx.find(
         OutboxEventSchema,
         { deliveredAt: null },
@@ -185,25 +190,25 @@ export class AuditRelay {
           lockMode: LockMode.PESSIMISTIC_PARTIAL_WRITE,
         },
       );
-      if (rows.length === 0) return 0;
+      if (rows.length === 0) return { delivered: 0 };
 
       const deliveredAt = new Date();
-      const { delivered, error } = await this.writeToMongo(rows, deliveredAt);
-      for (const row of rows.slice(0, delivered)) row.deliveredAt = deliveredAt;
-      const failed = rows[delivered];
+      const written = await this.writeToMongo(rows, deliveredAt);
+      for (const row of rows.slice(0, written.delivered)) row.deliveredAt = deliveredAt;
+      const failed = rows[written.delivered];
       if (failed) {
         failed.attempts += 1;
-        failed.lastError = safeError(error).message.slice(0, 500);
+        failed.lastError = safeError(written.error).message.slice(0, 500);
       }
-      await tx.flush();
-
-      if (delivered > 0) {
-        this.state.delivered += delivered;
+      if (written.delivered > 0) {
+        this.state.delivered += written.delivered;
         this.state.lastDeliveredAt = deliveredAt;
       }
-      if (failed) throw error;
-      return delivered;
+      return written;
     });
+    // Thrown after the commit, so the delivered rows and the failed row's attempt are stored.
+    if (outcome.error !== undefined) throw outcome.error;
+    return outcome.delivered;
   }
 
   /** Writes rows in order; `delivered` counts the rows stored before the first failure. */
@@ -211,6 +216,14 @@ export class AuditRelay {
     rows: OutboxEvent[],
     deliveredAt: Date,
   ): Promise<{ delivered: number; error?: unknown }> {
+    if (!this.indexesReady) {
+      try {
+        await this.mongo.schema.ensureIndexes();
+        this.indexesReady = true;
+      } catch (error) {
+        return { delivered: 0, error };
+      }
+    }
     const em = this.mongo.em.fork();
     const documents = rows.map((row) => ({
       _id: row.id,

@@ -1,77 +1,57 @@
-import { randomUUID } from 'node:crypto';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import { type FastifyRequest, fastify } from 'fastify';
-import superjson from 'superjson';
 import { appRouter } from '../router.ts';
 import { safeError } from '../shared/log.ts';
 import { type AppServices, createContext } from '../trpc/context.ts';
 import { registerDocs } from './docs.ts';
-import { errorShape } from './error-body.ts';
+import { sendError } from './error-body.ts';
 import { buildOpenApiDocument } from './openapi.ts';
+import {
+  BODY_LIMIT_BYTES,
+  generateRequestId,
+  pathOf,
+  registerRequestHandling,
+} from './requests.ts';
 import { registerRest } from './rest.ts';
 
-/** Largest request body accepted; an application is a few kilobytes. */
-export const BODY_LIMIT_BYTES = 256 * 1024;
+/** Longest path parameter; tRPC batches put every procedure name of a call into one. */
+const MAX_PARAM_LENGTH = 2000;
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
-
-const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
+interface ProcedureError {
+  error: { code: string; cause?: unknown };
+  path?: string;
+  ctx?: { requestId: string };
+}
 
 /** Builds the HTTP server: tRPC at /trpc, REST under API_PREFIX, docs at /docs. */
 export function buildApp(services: AppServices) {
   const { config, log } = services;
   const app = fastify({
-    // Requests are logged by the onRequest hook below, through the application's logger.
+    // Requests are logged by a hook in requests.ts, through the application's logger.
     logger: false,
     bodyLimit: BODY_LIMIT_BYTES,
-    routerOptions: { ignoreTrailingSlash: true },
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     requestIdHeader: false,
-    genReqId: (request) => {
-      const header = request.headers['x-request-id'];
-      return typeof header === 'string' && REQUEST_ID.test(header) ? header : randomUUID();
+    genReqId: generateRequestId,
+    frameworkErrors: (error, request, reply) => {
+      const status = error.statusCode === 414 ? 414 : 400;
+      return sendError(request, reply, status, clientMessage(status, error));
     },
   });
-
-  // Only JSON bodies have a parser, so Fastify rejects any other media type with 415.
-  app.removeContentTypeParser('text/plain');
-
-  app.addHook('onRequest', async (request, reply) => {
-    reply.raw.setHeader('x-request-id', request.id);
-    const started = process.hrtime.bigint();
-    // Read now: the REST adapter rewrites the raw URL before the response finishes.
-    const path = pathOf(request.url);
-    reply.raw.once('finish', () => {
-      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
-      log.info(
-        {
-          requestId: request.id,
-          method: request.method,
-          path,
-          status: reply.raw.statusCode,
-          durationMs: Math.round(durationMs * 100) / 100,
-        },
-        'request completed',
-      );
-    });
-  });
+  registerRequestHandling(app, log);
 
   const contextFor = (request: FastifyRequest) =>
     createContext(services, request.id, log.child({ requestId: request.id }));
 
-  const reportError = ({
-    error,
-    path,
-    ctx,
-  }: {
-    error: { code: string; cause?: unknown };
-    path?: string;
-    ctx?: { requestId: string };
-  }) => {
-    if (error.code !== 'INTERNAL_SERVER_ERROR' && error.code !== 'SERVICE_UNAVAILABLE') return;
-    log.error(
-      { requestId: ctx?.requestId, procedure: path, err: safeError(error.cause ?? error) },
-      'procedure failed',
-    );
+  const reportError = ({ error, path, ctx }: ProcedureError) => {
+    const fields = {
+      requestId: ctx?.requestId,
+      procedure: path,
+      error: safeError(error.cause ?? error),
+    };
+    if (error.code === 'INTERNAL_SERVER_ERROR') log.error(fields, 'procedure failed');
+    else if (error.code === 'SERVICE_UNAVAILABLE')
+      log.warn(fields, 'procedure failed: a database is unavailable');
   };
 
   app.register(fastifyTRPCPlugin, {
@@ -82,7 +62,6 @@ export function buildApp(services: AppServices) {
       onError: reportError,
     },
   });
-
   registerRest(app, config.API_PREFIX, contextFor, reportError);
   registerDocs(
     app,
@@ -93,29 +72,17 @@ export function buildApp(services: AppServices) {
   app.get('/health', async () => ({ status: 'ok' }));
   app.get('/', async (_request, reply) => reply.redirect('/docs'));
 
-  app.setNotFoundHandler((request, reply) => {
-    const body = errorShape(
-      404,
-      `No route for ${request.method} ${pathOf(request.url)}`,
-      request.id,
-    );
-    return reply
-      .code(404)
-      .send(request.url.startsWith('/trpc') ? { error: superjson.serialize(body) } : body);
-  });
-
+  app.setNotFoundHandler((request, reply) =>
+    sendError(request, reply, 404, `No route for ${request.method} ${pathOf(request.url)}`),
+  );
   app.setErrorHandler(
     (error: { statusCode?: number; code?: string; message: string }, request, reply) => {
-      const status =
-        error.statusCode && error.statusCode >= 400 && error.statusCode < 500
-          ? error.statusCode
-          : 500;
+      const clientError =
+        error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500;
+      const status = clientError ? (error.statusCode as number) : 500;
       if (status === 500)
-        log.error({ requestId: request.id, err: safeError(error) }, 'request failed');
-      const body = errorShape(status, clientMessage(status, error), request.id);
-      return reply
-        .code(status)
-        .send(request.url.startsWith('/trpc') ? { error: superjson.serialize(body) } : body);
+        log.error({ requestId: request.id, error: safeError(error) }, 'request failed');
+      return sendError(request, reply, status, clientMessage(status, error));
     },
   );
 
@@ -131,7 +98,13 @@ function clientMessage(status: number, error: { code?: string; message: string }
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return 'Request body is not valid JSON';
+    case 'FST_ERR_BAD_URL':
+      return 'The URL is malformed';
+    case 'FST_ERR_MAX_PARAM_LENGTH':
+      return `A path segment is longer than ${MAX_PARAM_LENGTH} characters`;
+    case 'KYC_JSON_TOO_DEEP':
+      return error.message;
     default:
-      return status === 500 ? 'An unexpected error occurred' : error.message;
+      return status === 500 ? 'An unexpected error occurred' : 'The request is invalid';
   }
 }

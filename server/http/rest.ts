@@ -3,22 +3,27 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { appRouter } from '../router.ts';
 import type { Context } from '../trpc/context.ts';
+import { sendError } from './error-body.ts';
 
 type RestRequest = IncomingMessage & { body?: unknown; query?: unknown };
 
 /**
  * Percent-decodes each path segment, because trpc-to-openapi 3.3 matches path parameters on
- * the raw path. An encoded "/" stays encoded so that it cannot split a segment in two.
+ * the raw path. A segment stays encoded when decoding would change the route: an encoded "/"
+ * or characters that URL parsing drops (controls and whitespace).
  */
 export function decodePathSegments(path: string): string {
   return path
     .split('/')
     .map((segment) => {
+      let decoded: string;
       try {
-        return decodeURIComponent(segment).replaceAll('/', '%2F');
+        decoded = decodeURIComponent(segment);
       } catch {
         return segment;
       }
+      if (/[/\\\s\p{Cc}]/u.test(decoded)) return segment;
+      return decoded;
     })
     .join('/');
 }
@@ -43,6 +48,10 @@ export function registerRest(
 
   const handle = async (request: FastifyRequest, reply: FastifyReply) => {
     const [path = '/', query] = request.url.slice(prefix.length).split(/\?(.*)/s, 2);
+    // URL parsing resolves "..", also when encoded, which would reach another route.
+    if (path.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) {
+      return sendError(request, reply, 400, 'The URL must not contain "." or ".." segments');
+    }
     const raw = request.raw as RestRequest;
     raw.url = `${decodePathSegments(path || '/')}${query === undefined ? '' : `?${query}`}`;
     // Fastify has parsed and size-checked the body already; the handler reads these fields.

@@ -16,11 +16,14 @@ export function queryInt(options: { min: number; max: number }) {
 }
 
 export function queryBoolean() {
-  return z.preprocess((value) => {
-    if (value === 'true') return true;
-    if (value === 'false') return false;
-    return value;
-  }, z.boolean({ error: 'must be true or false' }));
+  return z.preprocess(
+    (value) => {
+      if (value === 'true') return true;
+      if (value === 'false') return false;
+      return value;
+    },
+    z.boolean({ error: 'must be true or false' }),
+  );
 }
 
 const EARLIEST = new Date('1900-01-01T00:00:00Z');

@@ -110,8 +110,9 @@ export function sharedServer() {
     await checkTestMongo();
     const name = `kyc_test_${runId}`;
     const url = await freshDatabase(name);
-    const server = await startTestServer({ DATABASE_URL: url });
+    // Registered first so that it runs last, after the server has closed its connections.
     onTeardown(() => dropDatabase(name));
+    const server = await startTestServer({ DATABASE_URL: url });
     return { server, databaseUrl: url };
   })();
   return shared;

@@ -68,7 +68,9 @@ export class FerretProcess {
     const failedToStart = new Promise<never>((_, reject) => {
       child.once('error', (error) => {
         reject(
-          new Error(`FERRETDB_BIN (${FERRETDB_BIN}) could not be started: ${error.message}. Set FERRETDB_BIN to a FerretDB 1.24 binary.`),
+          new Error(
+            `FERRETDB_BIN (${FERRETDB_BIN}) could not be started: ${error.message}. Set FERRETDB_BIN to a FerretDB 1.24 binary.`,
+          ),
         );
       });
     });

@@ -1,0 +1,104 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { sendError } from './error-body.ts';
+
+/** Largest request body accepted; an application is a few kilobytes. */
+export const BODY_LIMIT_BYTES = 256 * 1024;
+
+/** Deepest nesting of arrays and objects accepted in a JSON body. */
+export const MAX_JSON_DEPTH = 32;
+
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+const METHODS_WITH_BODY = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
+
+export const pathOf = (url: string) => url.split('?', 1)[0] ?? url;
+
+/** Returns the deepest nesting of `[` and `{` outside strings in a JSON text. */
+export function jsonDepth(text: string): number {
+  let depth = 0;
+  let deepest = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text[index];
+    if (inString) {
+      if (char === '\\') index++;
+      else if (char === '"') inString = false;
+    } else if (char === '"') inString = true;
+    else if (char === '[' || char === '{') deepest = Math.max(deepest, ++depth);
+    else if (char === ']' || char === '}') depth--;
+  }
+  return deepest;
+}
+
+/** A request id made by the server, so that audit events never carry a client's string. */
+export const generateRequestId = () => randomUUID();
+
+/**
+ * Adds the request hooks: the request id header, one log line per request, a 415 for any
+ * body that is not JSON (before it is read), and a JSON parser that limits nesting.
+ */
+export function registerRequestHandling(app: FastifyInstance, log: Logger): void {
+  app.addHook('onRequest', async (request, reply) => {
+    reply.raw.setHeader('x-request-id', request.id);
+    const header = request.headers['x-request-id'];
+    const clientRequestId =
+      typeof header === 'string' && CLIENT_REQUEST_ID.test(header) ? header : undefined;
+    const started = process.hrtime.bigint();
+    // Read now: the REST adapter rewrites the raw URL before the response finishes.
+    const path = pathOf(request.url);
+    reply.raw.once('finish', () => {
+      const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      log.info(
+        {
+          requestId: request.id,
+          clientRequestId,
+          method: request.method,
+          path,
+          status: reply.raw.statusCode,
+          durationMs: Math.round(durationMs * 100) / 100,
+        },
+        'request completed',
+      );
+    });
+  });
+
+  // Media types are case-insensitive; the header is lower-cased for the parsers behind it.
+  // Multipart and other streams are rejected here, before any of the body is read.
+  app.addHook('onRequest', async (request, reply) => {
+    const contentType = request.headers['content-type'];
+    const hasBody =
+      request.headers['content-length'] !== '0' &&
+      (request.headers['content-length'] || request.headers['transfer-encoding']);
+    if (contentType === undefined) return;
+    const normalized = contentType.trim().toLowerCase();
+    request.headers['content-type'] = normalized;
+    const mediaType = normalized.split(';', 1)[0]?.trim();
+    if (METHODS_WITH_BODY.has(request.method) && hasBody && mediaType !== 'application/json') {
+      return sendError(
+        request,
+        reply,
+        415,
+        'Unsupported media type; send the body as application/json',
+      );
+    }
+  });
+
+  app.removeAllContentTypeParsers();
+  const parseJson = app.getDefaultJsonParser('remove', 'remove');
+  app.addContentTypeParser(
+    'application/json',
+    { parseAs: 'string', bodyLimit: BODY_LIMIT_BYTES },
+    (request, body, done) => {
+      if (jsonDepth(String(body)) > MAX_JSON_DEPTH) {
+        const error = Object.assign(
+          new Error(`Request body nests deeper than ${MAX_JSON_DEPTH} levels`),
+          { statusCode: 400, code: 'KYC_JSON_TOO_DEEP' },
+        );
+        done(error, undefined);
+        return;
+      }
+      parseJson(request, String(body), done);
+    },
+  );
+}
