@@ -289,10 +289,15 @@ const csvField = (value: string) =>
   /[",\r\n]/.test(value) ? `"${value.replaceAll('"', '""')}"` : value;
 
 const count = Number(process.argv[2] ?? 1200);
+if (!Number.isInteger(count) || count < 1) {
+  process.stderr.write(`ROWS must be a positive whole number (got "${process.argv[2]}").\n`);
+  process.exit(1);
+}
 const output =
   process.argv[3] ?? new URL('../data/sample-applications.csv', import.meta.url).pathname;
 const lines = [COLUMNS.join(',')];
 let invalid = 0;
+let repeats = 0;
 for (let index = 1; index <= count; index++) {
   const row = validRow(index);
   if (index % 17 === 0) {
@@ -301,7 +306,12 @@ for (let index = 1; index <= count; index++) {
   }
   lines.push(COLUMNS.map((column) => csvField(row[column])).join(','));
   // A repeated reference within the file: the importer creates it once.
-  if (index % 250 === 0) lines.push(COLUMNS.map((column) => csvField(row[column])).join(','));
+  if (index % 250 === 0) {
+    lines.push(COLUMNS.map((column) => csvField(row[column])).join(','));
+    repeats += 1;
+  }
 }
 writeFileSync(output, `${lines.join('\n')}\n`);
-process.stdout.write(`Wrote ${count} applicants (${invalid} invalid on purpose) to ${output}\n`);
+process.stdout.write(
+  `Wrote ${count} applicants (${invalid} invalid on purpose) and ${repeats} rows repeating an earlier reference to ${output}\n`,
+);

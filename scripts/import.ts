@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { importRows, type RowOutcome, readRows } from '../server/applications/import.ts';
 import { AuditRelay } from '../server/audit/relay.ts';
-import { ConfigError, loadConfig } from '../server/config.ts';
+import { ConfigError, loadConfig, loadEnvFileIfPresent } from '../server/config.ts';
 import { openMongo } from '../server/db/mongo.ts';
 import { openPostgres } from '../server/db/postgres.ts';
 import { createLogger, safeError } from '../server/shared/log.ts';
@@ -25,6 +25,7 @@ if (!existsSync(file)) {
 
 let config: ReturnType<typeof loadConfig>;
 try {
+  loadEnvFileIfPresent();
   config = loadConfig();
 } catch (error) {
   if (error instanceof ConfigError) {
@@ -77,7 +78,10 @@ try {
   const relay = new AuditRelay(postgres, mongo, log);
   try {
     const delivered = await relay.drain();
-    process.stdout.write(`Audit events delivered to MongoDB: ${delivered}.\n`);
+    const { pending } = await relay.backlog();
+    process.stdout.write(
+      `Audit events: ${delivered} delivered to MongoDB by this run (a running server delivers them too); ${pending} waiting in the outbox.\n`,
+    );
   } catch (error) {
     const backlog = await relay.backlog();
     process.stdout.write(

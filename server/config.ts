@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { z } from 'zod';
 
 const emptyAsUnset = (value: unknown) => (value === '' ? undefined : value);
@@ -69,6 +70,11 @@ const hints: Record<keyof Config, string> = {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+}
+
+/** Loads `.env` into process.env when the file exists; variables already set win. */
+export function loadEnvFileIfPresent(path = '.env'): void {
+  if (existsSync(path)) process.loadEnvFile(path);
 }
 
 /** Parses the environment once; throws a ConfigError naming every bad variable and its fix. */

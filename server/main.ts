@@ -1,7 +1,8 @@
-import { ConfigError, loadConfig } from './config.ts';
+import { ConfigError, loadConfig, loadEnvFileIfPresent } from './config.ts';
 import { StartupError, startServer } from './server.ts';
 
 try {
+  loadEnvFileIfPresent();
   const config = loadConfig();
   const server = await startServer(config);
   const shutdown = (signal: string) => {

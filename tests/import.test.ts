@@ -146,6 +146,26 @@ importer('reads JSON Lines and reports broken lines', async (context) => {
   assert.match(run.stdout, '3 rows: 1 imported, 0 skipped, 2 rejected');
 });
 
+importer('rejects a file without the header', (context) => {
+  const file = join(context.dir, 'no-header.csv');
+  writeFileSync(file, 'a,b\n1,2\n');
+
+  const run = runScript('scripts/import.ts', [file], env(context));
+
+  assert.is(run.status, 1);
+  assert.match(run.stderr, 'The CSV header lacks external_reference');
+});
+
+importer('rejects an unknown file type', (context) => {
+  const file = join(context.dir, 'batch.txt');
+  writeFileSync(file, `${HEADER}\n`);
+
+  const run = runScript('scripts/import.ts', [file], env(context));
+
+  assert.is(run.status, 1);
+  assert.match(run.stderr, 'name it *.csv or *.jsonl');
+});
+
 importer('fails with a message for a missing file', (context) => {
   const run = runScript('scripts/import.ts', [join(context.dir, 'missing.csv')], env(context));
 

@@ -28,6 +28,8 @@ export function createKycClient(options: KycClientOptions) {
       httpBatchLink({
         url: `${base}/trpc`,
         transformer: superjson,
+        // Splits a batch before its URL gets longer than servers and proxies commonly accept.
+        maxURLLength: 2083,
         headers: options.headers,
         fetch: options.fetch,
       }),

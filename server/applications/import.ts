@@ -55,11 +55,28 @@ function setPath(target: Record<string, unknown>, path: string, value: unknown):
   (target[head] as Record<string, unknown>)[tail] = value;
 }
 
-/** Reads a CSV file with the CSV_COLUMNS header, one row per record, with its line number. */
+export class ImportFileError extends Error {
+  override name = 'ImportFileError';
+}
+
+function checkHeader(header: string[]): string[] {
+  const missing = Object.keys(CSV_COLUMNS).filter((column) => !header.includes(column));
+  if (missing.length > 0) {
+    throw new ImportFileError(
+      `The CSV header lacks ${missing.join(', ')}; the first line must name the columns ${Object.keys(CSV_COLUMNS).join(',')}`,
+    );
+  }
+  return header;
+}
+
+/**
+ * Reads a CSV file with the CSV_COLUMNS header, one row per record, with its line number. A
+ * header without every column fails the whole file, before any row is imported.
+ */
 export async function* readCsv(path: string): AsyncGenerator<SourceRow> {
   const parser = createReadStream(path).pipe(
     parse({
-      columns: true,
+      columns: checkHeader,
       bom: true,
       info: true,
       skip_empty_lines: true,
@@ -96,8 +113,11 @@ export async function* readJsonLines(path: string): AsyncGenerator<SourceRow> {
   }
 }
 
+/** Picks the reader by file extension: .csv, or .jsonl / .ndjson for JSON Lines. */
 export function readRows(path: string): AsyncGenerator<SourceRow> {
-  return /\.jsonl?$|\.ndjson$/i.test(path) ? readJsonLines(path) : readCsv(path);
+  if (/\.(jsonl|ndjson)$/i.test(path)) return readJsonLines(path);
+  if (/\.csv$/i.test(path)) return readCsv(path);
+  throw new ImportFileError(`Cannot tell the format of ${path}; name it *.csv or *.jsonl`);
 }
 
 /**

@@ -13,6 +13,13 @@ import { ApplicationService } from './service.ts';
 
 const TAGS = ['applications'];
 
+const READ_ERRORS = {
+  400: 'Invalid input',
+  404: 'Not found',
+  500: 'Unexpected error',
+  503: 'A database is unavailable',
+};
+
 export const applicationsRouter = router({
   create: publicProcedure
     .meta({
@@ -25,6 +32,14 @@ export const applicationsRouter = router({
           'Validates, normalises and risk-scores the application, then stores it with its audit event.',
         protect: false,
         successDescription: 'The stored application',
+        errorResponses: {
+          400: 'Invalid input, each bad field named',
+          409: 'externalReference used by another application',
+          413: 'Body over 256 KiB',
+          415: 'Body is not JSON',
+          500: 'Unexpected error',
+          503: 'PostgreSQL is unavailable',
+        },
       },
     })
     .input(createApplicationInput)
@@ -64,6 +79,11 @@ export const applicationsRouter = router({
         tags: TAGS,
         summary: 'List applications, newest first',
         protect: false,
+        errorResponses: {
+          400: 'Invalid input',
+          500: 'Unexpected error',
+          503: 'PostgreSQL is unavailable',
+        },
       },
     })
     .input(listApplicationsInput)
@@ -81,6 +101,7 @@ export const applicationsRouter = router({
         tags: TAGS,
         summary: "List an application's audit events, newest first",
         protect: false,
+        errorResponses: READ_ERRORS,
       },
     })
     .input(listApplicationAuditEventsInput)

@@ -13,6 +13,11 @@ export const auditRouter = router({
         description:
           'Events appear here once the relay has delivered them from the outbox to MongoDB.',
         protect: false,
+        errorResponses: {
+          400: 'Invalid input',
+          500: 'Unexpected error',
+          503: 'MongoDB is unavailable',
+        },
       },
     })
     .input(listAuditEventsInput)

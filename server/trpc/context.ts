@@ -23,7 +23,7 @@ export interface Context {
   /** This request's unit of work on the MongoDB audit store. */
   auditEm: MongoEntityManager;
   relay: AuditRelay;
-  /** Whether error responses may carry internal messages and stacks (never in production). */
+  /** Whether 500 responses may carry the internal message and stack (never in production). */
   exposeInternalErrors: boolean;
 }
 

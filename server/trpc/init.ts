@@ -28,7 +28,7 @@ const t = initTRPC
           httpStatus: shape.data.httpStatus,
           requestId: ctx?.requestId ?? null,
           issues,
-          ...(expose && error.stack ? { stack: error.stack } : {}),
+          ...(expose && internal && error.stack ? { stack: error.stack } : {}),
         },
       };
     },
