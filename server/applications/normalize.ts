@@ -26,7 +26,7 @@ const NAME_CHAR_ALLOWED = new RegExp(`[\\p{L}\\p{M}${NAME_PUNCTUATION}]`, 'u');
  * Letters that render as blank space: the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0,
  * and the variation selectors, which only change how the preceding character is drawn.
  */
-const INVISIBLE_IN_NAMES = /[\u115F\u1160\u3164\uFFA0\uFE00-\uFE0F\u{E0100}-\u{E01EF}]/u;
+const INVISIBLE_IN_NAMES = /[\u115F\u1160\u3164\uFFA0]|\p{Variation_Selector}/u;
 const MAX_MARKS_PER_LETTER = 8;
 
 /** Normalises a personal name: NFC, trimmed, runs of whitespace collapsed to one space. */
