@@ -1,13 +1,9 @@
 import { request as httpRequest } from 'node:http';
 import pg from 'pg';
 import * as assert from 'uvu/assert';
-import {
-  createKycClient,
-  fieldIssuesOf,
-  type KycClient,
-  TRPCClientError,
-} from '../sdk/src/index.ts';
+import { createKycClient, fieldIssuesOf, type KycClient } from '../sdk/src/index.ts';
 import { sharedServer } from './helpers/env.ts';
+import { expectTRPCError, pathsOf } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { eventually, http } from './helpers/http.ts';
 import { suite } from './helpers/suite.ts';
@@ -18,16 +14,6 @@ interface Context {
   url: string;
   client: KycClient;
   db: pg.Client;
-}
-
-async function expectTRPCError(call: Promise<unknown>): Promise<TRPCClientError<any>> {
-  try {
-    await call;
-  } catch (error) {
-    assert.instance(error, TRPCClientError);
-    return error as TRPCClientError<any>;
-  }
-  return assert.unreachable('expected the call to fail') as never;
 }
 
 /** Sends a GET with the path exactly as given and returns the status. */
@@ -43,8 +29,6 @@ function rawGet(baseUrl: string, path: string): Promise<number> {
     request.end();
   });
 }
-
-const pathsOf = (issues: { path: string }[]) => issues.map((issue) => issue.path).sort();
 
 const intake = suite<Context>('applications.create');
 

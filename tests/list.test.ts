@@ -1,11 +1,7 @@
 import * as assert from 'uvu/assert';
-import {
-  createKycClient,
-  fieldIssuesOf,
-  type KycClient,
-  TRPCClientError,
-} from '../sdk/src/index.ts';
+import { createKycClient, type KycClient, type TRPCClientError } from '../sdk/src/index.ts';
 import { sharedServer } from './helpers/env.ts';
+import { pathsOf, trpcIssuePaths } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { http } from './helpers/http.ts';
 import { suite } from './helpers/suite.ts';
@@ -17,18 +13,6 @@ interface Context {
   client: KycClient;
   since: string;
   ids: string[];
-}
-
-const pathsOf = (issues: { path: string }[]) => issues.map((issue) => issue.path).sort();
-
-async function trpcIssues(call: Promise<unknown>): Promise<string[]> {
-  try {
-    await call;
-  } catch (error) {
-    assert.instance(error, TRPCClientError);
-    return pathsOf(fieldIssuesOf(error));
-  }
-  return assert.unreachable('expected the call to fail') as never;
 }
 
 const list = suite<Context>('applications.list');
@@ -192,14 +176,16 @@ list('bounds the page size', async ({ url, client }) => {
     assert.is(response.status, 400, `limit=${limit}`);
     assert.equal(pathsOf(response.body.data.issues), ['limit']);
   }
-  assert.equal(await trpcIssues(client.applications.list.query({ limit: 101 })), ['limit']);
+  assert.equal(await trpcIssuePaths(client.applications.list.query({ limit: 101 })), ['limit']);
 });
 
 list('rejects a forged cursor', async ({ url, client }) => {
   const forged = Buffer.from(JSON.stringify(['x'])).toString('base64url');
 
   const viaRest = await http(url, 'GET', `${API}/applications?cursor=${forged}`);
-  const viaTrpc = await trpcIssues(client.applications.list.query({ cursor: 'not-base64-json' }));
+  const viaTrpc = await trpcIssuePaths(
+    client.applications.list.query({ cursor: 'not-base64-json' }),
+  );
 
   assert.is(viaRest.status, 400);
   assert.equal(pathsOf(viaRest.body.data.issues), ['cursor']);
@@ -250,7 +236,7 @@ parity('validate the same before and after REST calls', async ({ url, client }) 
   ];
   const before = [];
   for (const input of loose)
-    before.push(await trpcIssues(client.applications.list.query(input as never)));
+    before.push(await trpcIssuePaths(client.applications.list.query(input as never)));
 
   await http(
     url,
@@ -259,7 +245,7 @@ parity('validate the same before and after REST calls', async ({ url, client }) 
   );
   const after = [];
   for (const input of loose)
-    after.push(await trpcIssues(client.applications.list.query(input as never)));
+    after.push(await trpcIssuePaths(client.applications.list.query(input as never)));
 
   assert.equal(before, [
     ['limit'],
