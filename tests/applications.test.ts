@@ -358,7 +358,7 @@ reading('ignores a trailing slash', async ({ client, url }) => {
   assert.is(list.body.items.length, 1);
 });
 
-reading('answers 404 for an unknown id', async ({ client, url }) => {
+reading('returns 404 for an unknown id', async ({ client, url }) => {
   const id = '01890a5d-ac96-774b-bcce-b302099a8057';
 
   const viaRest = await http(url, 'GET', `${API}/applications/${id}`);
@@ -371,7 +371,7 @@ reading('answers 404 for an unknown id', async ({ client, url }) => {
   assert.is(viaTrpc.data?.httpStatus, 404);
 });
 
-reading('answers 400 naming a malformed id', async ({ client, url }) => {
+reading('returns 400 naming a malformed id', async ({ client, url }) => {
   const viaRest = await http(url, 'GET', `${API}/applications/not-a-uuid`);
   const viaTrpc = await expectTRPCError(client.applications.get.query({ id: 'not-a-uuid' }));
 

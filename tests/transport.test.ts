@@ -18,13 +18,13 @@ interface Context {
   url: string;
 }
 
-const http1 = suite<Context>('HTTP errors');
+const httpErrors = suite<Context>('HTTP errors');
 
-http1.before(async (context) => {
+httpErrors.before(async (context) => {
   context.url = (await sharedServer()).server.url;
 });
 
-http1('answers 413 for a body over the limit', async ({ url }) => {
+httpErrors('returns 413 for a body over the limit', async ({ url }) => {
   const body = JSON.stringify({ ...applicationInput(), padding: 'x'.repeat(300 * 1024) });
 
   const rest = await http(url, 'POST', `${API}/applications`, {
@@ -43,7 +43,7 @@ http1('answers 413 for a body over the limit', async ({ url }) => {
   assert.is(trpc.body.error.json.data.code, 'PAYLOAD_TOO_LARGE');
 });
 
-http1('answers 415 for a body that is not JSON', async ({ url }) => {
+httpErrors('returns 415 for a body that is not JSON', async ({ url }) => {
   const asText = await http(url, 'POST', `${API}/applications`, {
     body: '{}',
     headers: { 'content-type': 'text/plain' },
@@ -58,7 +58,7 @@ http1('answers 415 for a body that is not JSON', async ({ url }) => {
   assert.is(asForm.status, 415);
 });
 
-http1('accepts JSON with a charset parameter', async ({ url }) => {
+httpErrors('accepts JSON with a charset parameter', async ({ url }) => {
   const response = await http(url, 'POST', `${API}/applications`, {
     body: JSON.stringify(applicationInput()),
     headers: { 'content-type': 'application/json; charset=utf-8' },
@@ -67,7 +67,7 @@ http1('accepts JSON with a charset parameter', async ({ url }) => {
   assert.is(response.status, 200);
 });
 
-http1('answers 400 for malformed JSON', async ({ url }) => {
+httpErrors('returns 400 for malformed JSON', async ({ url }) => {
   const response = await http(url, 'POST', `${API}/applications`, {
     body: '{"externalReference":',
     headers: { 'content-type': 'application/json' },
@@ -78,7 +78,7 @@ http1('answers 400 for malformed JSON', async ({ url }) => {
   assert.is(response.body.message, 'Request body is not valid JSON');
 });
 
-http1('answers 404 for an unknown route', async ({ url }) => {
+httpErrors('returns 404 for an unknown route', async ({ url }) => {
   const rest = await http(url, 'GET', `${API}/nothing-here`);
   const outside = await http(url, 'GET', '/nothing-here');
 
@@ -88,7 +88,7 @@ http1('answers 404 for an unknown route', async ({ url }) => {
   assert.is(outside.body.data.code, 'NOT_FOUND');
 });
 
-http1('makes its own request id', async ({ url }) => {
+httpErrors('makes its own request id', async ({ url }) => {
   const given = await http(url, 'GET', `${API}/applications/not-a-uuid`, {
     headers: { 'x-request-id': 'operator:admin' },
   });
@@ -100,7 +100,7 @@ http1('makes its own request id', async ({ url }) => {
   assert.match(made.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
 });
 
-http1('answers 415 before reading a multipart body', async ({ url }) => {
+httpErrors('returns 415 before reading a multipart body', async ({ url }) => {
   const form = new FormData();
   form.append('file', new Blob(['x'.repeat(1024 * 1024)]), 'big.txt');
 
@@ -111,7 +111,7 @@ http1('answers 415 before reading a multipart body', async ({ url }) => {
   assert.is(rest.status, 415);
 });
 
-http1('reads media types case-insensitively', async ({ url }) => {
+httpErrors('reads media types case-insensitively', async ({ url }) => {
   const response = await http(url, 'POST', `${API}/applications`, {
     body: JSON.stringify(applicationInput()),
     headers: { 'content-type': 'Application/JSON; Charset=UTF-8' },
@@ -120,7 +120,7 @@ http1('reads media types case-insensitively', async ({ url }) => {
   assert.is(response.status, 200);
 });
 
-http1('answers 400 for deeply nested JSON', async ({ url }) => {
+httpErrors('returns 400 for deeply nested JSON', async ({ url }) => {
   const body = `${'['.repeat(5000)}${']'.repeat(5000)}`;
 
   const response = await http(url, 'POST', `${API}/applications`, {
@@ -132,7 +132,7 @@ http1('answers 400 for deeply nested JSON', async ({ url }) => {
   assert.match(response.body.message, 'deeper than 32');
 });
 
-http1('uses one body for early errors', async ({ url }) => {
+httpErrors('uses one body for early errors', async ({ url }) => {
   const rest = await http(url, 'GET', `${API}/applications/%E0%A4%A`);
   const trpc = await http(url, 'POST', '/trpc/applications.create', {
     body: '{',
@@ -147,7 +147,7 @@ http1('uses one body for early errors', async ({ url }) => {
   assert.is(trpc.body.error.json.data.code, 'BAD_REQUEST');
 });
 
-http1('reports the audit backlog', async ({ url }) => {
+httpErrors('reports the audit backlog', async ({ url }) => {
   const response = await http(url, 'GET', `${API}/status`);
 
   assert.is(response.status, 200);
@@ -155,7 +155,7 @@ http1('reports the audit backlog', async ({ url }) => {
   assert.is(response.body.relay.running, true);
 });
 
-http1.run();
+httpErrors.run();
 
 interface ProductionContext {
   server: RunningServer;

@@ -88,14 +88,14 @@ export async function startTestServer(
   return server;
 }
 
-/** Fails with the variable to set when the test MongoDB-wire server does not answer. */
+/** Pings the test MongoDB-wire server; throws, naming TEST_MONGO_URI, when it is unreachable. */
 export async function checkTestMongo(): Promise<void> {
   const client = new MongoClient(TEST_MONGO_URI, { serverSelectionTimeoutMS: 3000 });
   try {
     await client.db('admin').command({ ping: 1 });
   } catch (error) {
     throw new Error(
-      `No MongoDB-wire server answers at TEST_MONGO_URI=${TEST_MONGO_URI} (${(error as Error).message}). Start one, or set TEST_MONGO_URI.`,
+      `No MongoDB-wire server is reachable at TEST_MONGO_URI=${TEST_MONGO_URI} (${(error as Error).message}). Start one, or set TEST_MONGO_URI.`,
     );
   } finally {
     await client.close();
