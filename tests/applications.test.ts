@@ -183,6 +183,16 @@ intake('names missing fields', async ({ url }) => {
   assert.ok(paths.includes('document'));
 });
 
+intake('names the fields of empty and null bodies', async ({ url }) => {
+  for (const body of [{}, { applicant: null }, { applicant: [] }, { applicant: 'x', document: 1 }]) {
+    const response = await http(url, 'POST', `${API}/applications`, { json: body });
+
+    assert.is(response.status, 400, JSON.stringify(body));
+    assert.is(response.body.message, 'Input validation failed');
+    assert.ok(pathsOf(response.body.data.issues).includes('applicant'), JSON.stringify(body));
+  }
+});
+
 intake('writes nothing when input is invalid', async ({ client, db }) => {
   const input = applicationInput({ applicant: { email: 'broken' } });
   const outboxBefore = await db.query('select count(*)::int as n from audit_outbox');

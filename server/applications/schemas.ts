@@ -45,10 +45,10 @@ const applicantInput = z
   })
   // The phone is read in the country of residence, so it is checked at the object level. The
   // check also runs when other fields are invalid (`when`), so one response lists every bad
-  // field; there the values may be raw input.
+  // field; there the values may be raw input, and `applicant` may not be an object at all.
   .superRefine(
     (applicant, ctx) => {
-      if (typeof applicant.phone !== 'string') return;
+      if (typeof applicant?.phone !== 'string') return;
       const country =
         typeof applicant.country === 'string' ? normalizeCountry(applicant.country) : null;
       // A national number cannot be judged without a valid country; the country issue is reported.
@@ -56,7 +56,7 @@ const applicantInput = z
       const phone = normalizePhone(applicant.phone, country?.ok ? country.value : undefined);
       if (!phone.ok) ctx.addIssue({ code: 'custom', path: ['phone'], message: phone.message });
     },
-    { when: () => true },
+    { when: (payload) => typeof payload.value === 'object' && payload.value !== null },
   )
   .transform((applicant, ctx) => {
     const phone = normalizePhone(applicant.phone, applicant.country);
