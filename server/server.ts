@@ -1,4 +1,6 @@
 import type { AddressInfo } from 'node:net';
+import type { MikroORM as MongoORM } from '@mikro-orm/mongodb';
+import type { MikroORM as PostgresORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { AuditRelay, type RelayOptions } from './audit/relay.ts';
 import type { Config } from './config.ts';
@@ -17,6 +19,8 @@ export interface RunningServer {
   url: string;
   log: Logger;
   relay: AuditRelay;
+  postgres: PostgresORM;
+  mongo: MongoORM;
   close(): Promise<void>;
 }
 
@@ -81,6 +85,8 @@ export async function startServer(
     url,
     log,
     relay,
+    postgres,
+    mongo,
     async close() {
       await app.close();
       await relay.stop();

@@ -7,6 +7,9 @@ import { safeError } from '../shared/log.ts';
 import { AuditEventSchema } from './audit-event.entity.ts';
 import { type OutboxEvent, OutboxEventSchema } from './outbox.entity.ts';
 
+/** Advisory lock key held by the relay that is delivering (an arbitrary constant). */
+const RELAY_LOCK_KEY = 7_104_562_318;
+
 export interface RelayOptions {
   batchSize?: number;
   idleIntervalMs?: number;
@@ -28,9 +31,10 @@ export interface RelayState {
 }
 
 /**
- * Moves audit events from the PostgreSQL outbox to MongoDB in sequence order. Rows are claimed
- * with FOR UPDATE SKIP LOCKED and a batch stops at the first failure. The MongoDB `_id` is the
- * event id, so a delivery repeated after a crash is recognised and skipped.
+ * Moves audit events from the PostgreSQL outbox to MongoDB in sequence order. One relay
+ * delivers at a time, under a transaction-scoped advisory lock, and a batch stops at the first
+ * failure. The MongoDB `_id` is the event id, so a delivery repeated after a crash is
+ * recognised and skipped.
  * NOTE: sequence numbers are taken at insert, not at commit, so a transaction that commits late
  * can deliver a lower sequence after a higher one. Each application's events stay in order
  * only while its changes commit one after another.
@@ -181,6 +185,15 @@ export class AuditRelay {
   private async deliverBatch(): Promise<number> {
     const em = this.postgres.em.fork();
     const outcome = await em.transactional(async (tx) => {
+      // One relay delivers at a time across all processes. With two claiming disjoint
+      // batches, the second could store an application's later event before the first
+      // stored its earlier one.
+      const [lock] = await tx.execute<{ locked: boolean }[]>(
+        'select pg_try_advisory_xact_lock(?) as locked',
+        [RELAY_LOCK_KEY],
+      );
+      if (!lock?.locked) return { delivered: 0 };
+
       const rows = await tx.find(
         OutboxEventSchema,
         { deliveredAt: null },
