@@ -184,7 +184,12 @@ intake('names missing fields', async ({ url }) => {
 });
 
 intake('names the fields of empty and null bodies', async ({ url }) => {
-  for (const body of [{}, { applicant: null }, { applicant: [] }, { applicant: 'x', document: 1 }]) {
+  for (const body of [
+    {},
+    { applicant: null },
+    { applicant: [] },
+    { applicant: 'x', document: 1 },
+  ]) {
     const response = await http(url, 'POST', `${API}/applications`, { json: body });
 
     assert.is(response.status, 400, JSON.stringify(body));

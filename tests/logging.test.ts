@@ -48,9 +48,20 @@ logging('writes one line per request with its fields', async ({ url, lines }) =>
   assert.ok(line);
   assert.match(String(line.requestId), /^[0-9a-f-]{36}$/);
   assert.is(line.method, 'GET');
-  assert.is(line.path, '/api/v1/applications');
+  assert.is(line.route, '/api/v1/applications');
   assert.is(line.status, 200);
   assert.type(line.durationMs, 'number');
+});
+
+logging('logs routes as templates', async ({ url, lines }) => {
+  await http(url, 'GET', '/api/v1/applications/01890a5d-ac96-774b-bcce-b302099a8057', {
+    headers: { 'x-request-id': 'log-test-2' },
+  });
+
+  const line = await eventually(async () =>
+    lines.find((entry) => entry.clientRequestId === 'log-test-2'),
+  );
+  assert.is(line.route, '/api/v1/applications/{id}');
 });
 
 logging('keeps personal data out of the log', async ({ url, text }) => {
@@ -69,6 +80,8 @@ logging('keeps personal data out of the log', async ({ url, text }) => {
     json: { ...input, applicant: { ...input.applicant, country: 'XXX' } },
   });
   await http(url, 'GET', `/api/v1/applications?country=${encodeURIComponent('Loggable')}`);
+  await http(url, 'GET', '/api/v1/applications/loggable.person@example.org');
+  await http(url, 'GET', '/trpc/Loggable,applications.list');
 
   const log = text();
   assert.match(log, 'request completed');

@@ -107,54 +107,64 @@ outbox('skips an event that MongoDB already holds', async ({ ferret, server, db,
   assert.equal(await auditCounts(ferret, mongoDbName, [id]), [1]);
 });
 
-outbox('delivers one application in order across two relays', async ({ ferret, server, db, mongoDbName }) => {
-  // Events of one application at both ends of a longer backlog, as a review workflow makes.
-  const applicationId = randomUUID();
-  const insert = (action: string, app: string) =>
-    db.query(
-      "insert into audit_outbox (id, application_id, action, actor, changes, occurred_at) values ($1, $2, $3, 'test', '[]', now())",
-      [randomUUID(), app, action],
-    );
-  await server.relay.stop();
-  await insert('test.first', applicationId);
-  for (let index = 0; index < 250; index++) await insert('test.filler', randomUUID());
-  await insert('test.second', applicationId);
+outbox(
+  'delivers one application in order across two relays',
+  async ({ ferret, server, db, mongoDbName }) => {
+    // Events of one application at both ends of a longer backlog, as a review workflow makes.
+    const applicationId = randomUUID();
+    const insert = (action: string, app: string) =>
+      db.query(
+        "insert into audit_outbox (id, application_id, action, actor, changes, occurred_at) values ($1, $2, $3, 'test', '[]', now())",
+        [randomUUID(), app, action],
+      );
+    await server.relay.stop();
+    await insert('test.first', applicationId);
+    for (let index = 0; index < 250; index++) await insert('test.filler', randomUUID());
+    await insert('test.second', applicationId);
 
-  // A relay whose MongoDB never answers holds its batch until the driver times out.
-  const blackhole = createServer((socket) => socket.on('error', () => undefined));
-  await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
-  const port = (blackhole.address() as { port: number }).port;
-  const stuckMongo = await openMongo(`mongodb://127.0.0.1:${port}`, mongoDbName);
-  const stuckRelay = new AuditRelay(server.postgres, stuckMongo, server.log);
-  const stuck = stuckRelay.drain().catch(() => 'failed');
-  await new Promise((resolve) => setTimeout(resolve, 300));
+    // A relay whose MongoDB never answers holds its batch until the driver times out.
+    const blackhole = createServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
+    const port = (blackhole.address() as { port: number }).port;
+    const stuckMongo = await openMongo(`mongodb://127.0.0.1:${port}`, mongoDbName);
+    const stuckRelay = new AuditRelay(server.postgres, stuckMongo, server.log);
+    const stuck = stuckRelay.drain().catch(() => 'failed');
+    await new Promise((resolve) => setTimeout(resolve, 300));
 
-  const deliveredBeside = await new AuditRelay(server.postgres, server.mongo, server.log).drain();
-  assert.is(await stuck, 'failed');
-  await new AuditRelay(server.postgres, server.mongo, server.log).drain();
-  await stuckMongo.close(true);
-  blackhole.close();
-  server.relay.start();
+    const deliveredBeside = await new AuditRelay(server.postgres, server.mongo, server.log).drain();
+    assert.is(await stuck, 'failed');
+    await new AuditRelay(server.postgres, server.mongo, server.log).drain();
+    await stuckMongo.close(true);
+    blackhole.close();
+    server.relay.start();
 
-  assert.is(deliveredBeside, 0);
-  const client = new MongoClient(ferret.uri, { serverSelectionTimeoutMS: 2000 });
-  try {
-    const events = await client
-      .db(mongoDbName)
-      .collection('audit_events')
-      .find({ applicationId })
-      .sort({ sequence: 1 })
-      .toArray();
-    assert.equal(events.map((event) => event.action), ['test.first', 'test.second']);
-    assert.ok(events[0]?.deliveredAt <= events[1]?.deliveredAt);
-  } finally {
-    await client.close();
-  }
-});
+    assert.is(deliveredBeside, 0);
+    const client = new MongoClient(ferret.uri, { serverSelectionTimeoutMS: 2000 });
+    try {
+      const events = await client
+        .db(mongoDbName)
+        .collection('audit_events')
+        .find({ applicationId })
+        .sort({ sequence: 1 })
+        .toArray();
+      assert.equal(
+        events.map((event) => event.action),
+        ['test.first', 'test.second'],
+      );
+      assert.ok(events[0]?.deliveredAt <= events[1]?.deliveredAt);
+    } finally {
+      await client.close();
+    }
+  },
+);
 
 outbox('pages audit events by cursor', async ({ server }) => {
   const first = await http(server.url, 'GET', '/api/v1/audit-events?limit=4');
-  const second = await http(server.url, 'GET', `/api/v1/audit-events?limit=4&cursor=${first.body.nextCursor}`);
+  const second = await http(
+    server.url,
+    'GET',
+    `/api/v1/audit-events?limit=4&cursor=${first.body.nextCursor}`,
+  );
 
   const firstIds = first.body.items.map((item: { id: string }) => item.id);
   const secondIds = second.body.items.map((item: { id: string }) => item.id);

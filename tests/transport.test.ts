@@ -147,6 +147,44 @@ httpErrors('uses one body for early errors', async ({ url }) => {
   assert.is(trpc.body.error.json.data.code, 'BAD_REQUEST');
 });
 
+httpErrors('nests JSON no deeper on tRPC', async ({ url }) => {
+  const input = { ...applicationInput(), extra: JSON.parse(`${'['.repeat(40)}${']'.repeat(40)}`) };
+
+  const response = await http(url, 'POST', '/trpc/applications.create', {
+    body: JSON.stringify({ json: input }),
+    headers: { 'content-type': 'application/json' },
+  });
+
+  assert.is(response.status, 400);
+  assert.match(response.body.error.json.message, 'deeper than 32');
+});
+
+httpErrors('returns 404 and 405 with a request id under the prefix', async ({ url }) => {
+  const unknown = await http(url, 'GET', `${API}/nope`);
+  const wrongMethod = await http(url, 'DELETE', `${API}/applications`);
+  const wrongCase = await http(url, 'GET', `${API}/APPLICATIONS`);
+
+  assert.is(unknown.status, 404);
+  assert.is(unknown.body.data.requestId, unknown.headers.get('x-request-id'));
+  assert.is(wrongMethod.status, 405);
+  assert.is(wrongMethod.headers.get('allow'), 'POST, GET');
+  assert.is(wrongMethod.body.code, 'METHOD_NOT_SUPPORTED');
+  assert.is(wrongCase.status, 404);
+});
+
+httpErrors('keeps encoded ? # and % in path segments', async ({ url }) => {
+  const created = await http(url, 'POST', `${API}/applications`, { json: applicationInput() });
+  const id = created.body.id;
+
+  const question = await http(url, 'GET', `${API}/applications/${id}%3F/audit-events`);
+  const hash = await http(url, 'GET', `${API}/applications/${id}%23/audit-events`);
+  const doubleDots = await http(url, 'GET', `${API}/applications/%252e%252e/status`);
+
+  assert.is(question.status, 400);
+  assert.is(hash.status, 400);
+  assert.is(doubleDots.status, 404);
+});
+
 httpErrors('reports the audit backlog', async ({ url }) => {
   const response = await http(url, 'GET', `${API}/status`);
 

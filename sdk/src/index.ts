@@ -28,8 +28,10 @@ export function createKycClient(options: KycClientOptions) {
       httpBatchLink({
         url: `${base}/trpc`,
         transformer: superjson,
-        // Splits a batch before its URL gets longer than servers and proxies commonly accept.
+        // Splits a batch before its URL gets longer than servers and proxies commonly accept,
+        // and caps its size: every procedure name of a batch goes into one path segment.
         maxURLLength: 2083,
+        maxItems: 50,
         headers: options.headers,
         fetch: options.fetch,
       }),

@@ -13,9 +13,10 @@ import {
   registerRequestHandling,
 } from './requests.ts';
 import { registerRest } from './rest.ts';
+import { restRoutes, routeForLog } from './routes.ts';
 
 /** Longest path parameter; tRPC batches put every procedure name of a call into one. */
-const MAX_PARAM_LENGTH = 2000;
+const MAX_PARAM_LENGTH = 4000;
 
 interface ProcedureError {
   error: { code: string; cause?: unknown };
@@ -38,7 +39,11 @@ export function buildApp(services: AppServices) {
       return sendError(request, reply, status, clientMessage(status, error));
     },
   });
-  registerRequestHandling(app, log);
+  const routes = restRoutes(appRouter);
+  const procedures = new Set(Object.keys(appRouter._def.procedures));
+  registerRequestHandling(app, log, (path, fastifyRoute) =>
+    routeForLog(path, { apiPrefix: config.API_PREFIX, routes, procedures, fastifyRoute }),
+  );
 
   const contextFor = (request: FastifyRequest) =>
     createContext(services, request.id, log.child({ requestId: request.id }));
@@ -62,7 +67,7 @@ export function buildApp(services: AppServices) {
       onError: reportError,
     },
   });
-  registerRest(app, config.API_PREFIX, contextFor, reportError);
+  registerRest(app, config.API_PREFIX, routes, contextFor, reportError);
   registerDocs(
     app,
     config.PROJECT_NAME,

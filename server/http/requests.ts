@@ -36,17 +36,22 @@ export const generateRequestId = () => randomUUID();
 
 /**
  * Adds the request hooks: the request id header, one log line per request, a 415 for any
- * body that is not JSON (before it is read), and a JSON parser that limits nesting.
+ * body that is not JSON (before it is read), and a limit on JSON nesting.
  */
-export function registerRequestHandling(app: FastifyInstance, log: Logger): void {
+export function registerRequestHandling(
+  app: FastifyInstance,
+  log: Logger,
+  describeRoute: (path: string, fastifyRoute: string | undefined) => string,
+): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.setHeader('x-request-id', request.id);
     const header = request.headers['x-request-id'];
     const clientRequestId =
       typeof header === 'string' && CLIENT_REQUEST_ID.test(header) ? header : undefined;
     const started = process.hrtime.bigint();
-    // Read now: the REST adapter rewrites the raw URL before the response finishes.
-    const path = pathOf(request.url);
+    // Read now: the REST adapter rewrites the raw URL before the response finishes. The
+    // route, not the path, is logged, because a path can carry whatever a client put in it.
+    const route = describeRoute(pathOf(request.url), request.routeOptions.url);
     reply.raw.once('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       log.info(
@@ -54,7 +59,7 @@ export function registerRequestHandling(app: FastifyInstance, log: Logger): void
           requestId: request.id,
           clientRequestId,
           method: request.method,
-          path,
+          route,
           status: reply.raw.statusCode,
           durationMs: Math.round(durationMs * 100) / 100,
         },
@@ -80,6 +85,19 @@ export function registerRequestHandling(app: FastifyInstance, log: Logger): void
         reply,
         415,
         'Unsupported media type; send the body as application/json',
+      );
+    }
+  });
+
+  // The tRPC plugin installs its own JSON parser in its scope and passes the text on; its
+  // bodies get the same depth limit here, before tRPC parses them.
+  app.addHook('preValidation', async (request, reply) => {
+    if (typeof request.body === 'string' && jsonDepth(request.body) > MAX_JSON_DEPTH) {
+      return sendError(
+        request,
+        reply,
+        400,
+        `Request body nests deeper than ${MAX_JSON_DEPTH} levels`,
       );
     }
   });

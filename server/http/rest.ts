@@ -4,13 +4,15 @@ import { createOpenApiNodeHttpHandler } from 'trpc-to-openapi';
 import { appRouter } from '../router.ts';
 import type { Context } from '../trpc/context.ts';
 import { sendError } from './error-body.ts';
+import { matchingRoutes, type RestRoute } from './routes.ts';
 
 type RestRequest = IncomingMessage & { body?: unknown; query?: unknown };
 
 /**
  * Percent-decodes each path segment, because trpc-to-openapi 3.3 matches path parameters on
- * the raw path. A segment stays encoded when decoding would change the route: an encoded "/"
- * or characters that URL parsing drops (controls and whitespace).
+ * the raw path. A segment stays encoded when decoding would change the route: an encoded "/",
+ * "?", "#" or "%" (which would decode once more), or characters that URL parsing drops
+ * (controls and whitespace).
  */
 export function decodePathSegments(path: string): string {
   return path
@@ -22,7 +24,7 @@ export function decodePathSegments(path: string): string {
       } catch {
         return segment;
       }
-      if (/[/\\\s\p{Cc}]/u.test(decoded)) return segment;
+      if (/[/\\?#%\s\p{Cc}]/u.test(decoded)) return segment;
       return decoded;
     })
     .join('/');
@@ -32,6 +34,7 @@ export function decodePathSegments(path: string): string {
 export function registerRest(
   app: FastifyInstance,
   prefix: string,
+  routes: RestRoute[],
   contextFor: (request: FastifyRequest) => Context,
   onError: Parameters<typeof createOpenApiNodeHttpHandler>[0]['onError'],
 ): void {
@@ -52,8 +55,17 @@ export function registerRest(
     if (path.split('/').some((segment) => /^(\.|%2e){1,2}$/i.test(segment))) {
       return sendError(request, reply, 400, 'The URL must not contain "." or ".." segments');
     }
+    const decodedPath = decodePathSegments(path || '/');
+    const matches = matchingRoutes(routes, decodedPath);
+    if (matches.length === 0) {
+      return sendError(request, reply, 404, `No route for ${request.method} ${prefix}${path}`);
+    }
+    if (!matches.some((route) => route.method === request.method)) {
+      reply.header('allow', [...new Set(matches.map((route) => route.method))].join(', '));
+      return sendError(request, reply, 405, `${request.method} is not allowed on ${prefix}${path}`);
+    }
     const raw = request.raw as RestRequest;
-    raw.url = `${decodePathSegments(path || '/')}${query === undefined ? '' : `?${query}`}`;
+    raw.url = `${decodedPath}${query === undefined ? '' : `?${query}`}`;
     // Fastify has parsed and size-checked the body already; the handler reads these fields.
     raw.body = request.body;
     raw.query = request.query;
