@@ -19,5 +19,11 @@ try {
     process.stderr.write(`${error.message}\n`);
     process.exit(1);
   }
+  if ((error as NodeJS.ErrnoException).code === 'EADDRINUSE') {
+    process.stderr.write(
+      `Port ${process.env.PORT ?? 8080} is in use by another program. Set PORT to a free port.\n`,
+    );
+    process.exit(1);
+  }
   throw error;
 }

@@ -1,11 +1,10 @@
-import { request as httpRequest } from 'node:http';
 import pg from 'pg';
 import * as assert from 'uvu/assert';
 import { createKycClient, fieldIssuesOf, type KycClient } from '../sdk/src/index.ts';
 import { sharedServer } from './helpers/env.ts';
 import { expectTRPCError, pathsOf } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
-import { eventually, http } from './helpers/http.ts';
+import { eventually, http, rawRequest } from './helpers/http.ts';
 import { suite } from './helpers/suite.ts';
 
 const API = '/api/v1';
@@ -14,20 +13,6 @@ interface Context {
   url: string;
   client: KycClient;
   db: pg.Client;
-}
-
-/** Sends a GET with the path exactly as given and returns the status. */
-function rawGet(baseUrl: string, path: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const { hostname, port } = new URL(baseUrl);
-    const options = { hostname, port, path, method: 'GET', agent: false };
-    const request = httpRequest(options, (response) => {
-      response.resume();
-      resolve(response.statusCode ?? 0);
-    });
-    request.on('error', reject);
-    request.end();
-  });
 }
 
 const intake = suite<Context>('applications.create');
@@ -413,8 +398,8 @@ reading('rejects dot segments and encoded controls', async ({ client, url }) => 
   const created = await client.applications.create.mutate(applicationInput());
 
   // fetch would resolve the dot segments itself, so the path is sent as written.
-  const dots = await rawGet(url, `${API}/applications/%2e%2e/status`);
-  const plainDots = await rawGet(url, `${API}/applications/../status`);
+  const dots = (await rawRequest(url, 'GET', `${API}/applications/%2e%2e/status`)).status;
+  const plainDots = (await rawRequest(url, 'GET', `${API}/applications/../status`)).status;
   const newline = await http(url, 'GET', `${API}/applications/${created.id}%0A`);
 
   assert.is(dots, 400);

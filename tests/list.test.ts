@@ -223,9 +223,9 @@ parity('return the same page', async ({ url, client }) => {
   assert.equal(viaRest.body, JSON.parse(JSON.stringify(viaTrpc)));
 });
 
-// trpc-to-openapi sets `coerce` on bare number, boolean and date schemas of GET inputs when it
-// serves them; these values would then pass over tRPC. The checks run before and after a
-// REST call of the same procedure.
+// trpc-to-openapi sets `coerce` on bare number, boolean and date schemas of inputs when it
+// serves them; these values would then pass over tRPC. The expected issues are fixed, so the
+// test fails whether the coercion came from this REST call or an earlier one.
 parity('validate the same before and after REST calls', async ({ url, client }) => {
   const loose = [
     { limit: true },

@@ -39,6 +39,8 @@ const realNames: [string, string][] = [
   ['apostrophe', "Seán O'Brien"],
   ['typographic apostrophe', 'D’Angelo Rossi'],
   ['Hawaiian okina', 'Kalani Kaʻahumanu'],
+  ['okina typed as U+2018', 'Kalani Ka‘ahumanu'],
+  ['non-breaking hyphen', 'Anna\u2011Lena Weiß'],
   ['Catalan middle dot', 'Gal·la Puig'],
   ['hyphen', 'Jean-Luc Picard-Lefèvre'],
   ['initials and suffix', 'Martin L. King, Jr.'],
@@ -98,6 +100,23 @@ names('rejects marks and joiners not on a letter', () => {
   assert.match(invalidMessage(normalizeName(`A${'\u0301'.repeat(10)}`)), 'more than 8');
 });
 
+names('rejects invisible and styled letters', () => {
+  assert.match(invalidMessage(normalizeName('Anna\u034FBell')), 'U+034F');
+  assert.match(invalidMessage(normalizeName('𝐀𝐧𝐧𝐚')), 'U+1D400');
+  assert.match(invalidMessage(normalizeName('ʻ')), 'letter');
+});
+
+names('rejects a mark after punctuation', () => {
+  assert.match(invalidMessage(normalizeName('Анна-\u0301Мария')), 'not attached');
+  assert.match(invalidMessage(normalizeName("A '\u0301")), 'not attached');
+  assert.match(invalidMessage(normalizeName('A\u200D.B')), 'not attached');
+});
+
+names('rejects marks stacked across a joiner', () => {
+  const stacked = `A${'\u0301'.repeat(5)}\u200C${'\u0301'.repeat(5)}B`;
+  assert.match(invalidMessage(normalizeName(stacked)), 'not attached');
+});
+
 names('counts length in code points', () => {
   const adlam = '\u{1E900}'.repeat(150);
   assert.is([...validValue(normalizeName(adlam))].length, 150);
@@ -121,6 +140,12 @@ emails('gives case variants one lookup form', () => {
   const a = validValue(normalizeEmail('ANNA@EXAMPLE.DE'));
   const b = validValue(normalizeEmail('anna@example.de'));
   assert.is(a.lookup, b.lookup);
+});
+
+emails('converts internationalised domains to Punycode', () => {
+  assert.is(validValue(normalizeEmail('anna@Bücher.de')).address, 'anna@xn--bcher-kva.de');
+  assert.is(validValue(normalizeEmail('anna@example.xn--p1ai')).address, 'anna@example.xn--p1ai');
+  assert.is(validValue(normalizeEmail('anna@пример.рф')).lookup, 'anna@xn--e1afmkfd.xn--p1ai');
 });
 
 emails('accepts plus tags and subdomains', () => {
@@ -204,8 +229,22 @@ countriesSuite('rejects alpha-3 codes naming the alpha-2 code', () => {
 });
 
 countriesSuite('rejects aliases naming the ISO code', () => {
-  assert.match(invalidMessage(normalizeCountry('UK')), 'use "GB"');
-  assert.match(invalidMessage(normalizeCountry('EL')), 'use "GR"');
+  const aliases: [string, string][] = [
+    ['UK', 'GB'],
+    ['EL', 'GR'],
+    ['BU', 'MM'],
+    ['ZR', 'CD'],
+    ['ROM', 'RO'],
+    ['UAE', 'AE'],
+    ['RKS', 'XK'],
+  ];
+  for (const [alias, code] of aliases) {
+    assert.match(invalidMessage(normalizeCountry(alias)), `use "${code}"`);
+  }
+});
+
+countriesSuite('accepts XK for Kosovo', () => {
+  assert.is(validValue(normalizeCountry('xk')), 'XK');
 });
 
 countriesSuite('rejects non-ASCII letters that upper-case to ASCII', () => {
@@ -245,6 +284,7 @@ documents('rejects invisible characters', () => {
 
 documents('ignores dashes of every width', () => {
   assert.is(validValue(normalizeDocumentNumber('AB\u2014123\u2013456')).comparable, 'AB123456');
+  assert.is(validValue(normalizeDocumentNumber('AB\u2212123')).comparable, 'AB123');
 });
 
 documents('rejects other characters', () => {
@@ -279,6 +319,17 @@ urls('rejects input the parser would rewrite', () => {
     'backslashes',
   );
   assert.match(invalidMessage(normalizeImageUrl('https:///a.jpg')), 'host');
+});
+
+urls('rejects hosts that are not fully qualified', () => {
+  assert.match(invalidMessage(normalizeImageUrl('https://a/x.jpg')), 'fully qualified');
+  assert.match(invalidMessage(normalizeImageUrl('https://x..org/x.jpg')), 'fully qualified');
+});
+
+urls('rejects broken escapes and dot segments', () => {
+  assert.match(invalidMessage(normalizeImageUrl('https://x.org/a%zz')), 'escape');
+  assert.match(invalidMessage(normalizeImageUrl('https://x.org/a/../b.jpg')), '".."');
+  assert.match(invalidMessage(normalizeImageUrl('https://x.org/a/%2e%2e/b.jpg')), '".."');
 });
 
 urls('checks the length once percent-encoded', () => {

@@ -88,11 +88,6 @@ risk('caps the score at 100', () => {
   assert.is(result.level, 'high');
 });
 
-risk('gives the same result for the same input', () => {
-  const input = { ...clean, country: 'VN', documentType: 'residence_permit' as const };
-  assert.equal(assessIntakeRisk(input), assessIntakeRisk(input));
-});
-
 risk.run();
 
 const levels = suite('levelForScore');

@@ -9,7 +9,7 @@ import {
   startTestServer,
 } from './helpers/env.ts';
 import { applicationInput } from './helpers/fixtures.ts';
-import { http } from './helpers/http.ts';
+import { http, rawRequest } from './helpers/http.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
 
 const API = '/api/v1';
@@ -183,6 +183,15 @@ httpErrors('keeps encoded ? # and % in path segments', async ({ url }) => {
   assert.is(question.status, 400);
   assert.is(hash.status, 400);
   assert.is(doubleDots.status, 404);
+});
+
+httpErrors('returns 405 for other methods on tRPC', async ({ url }) => {
+  for (const method of ['TRACE', 'DELETE', 'PUT']) {
+    const response = await rawRequest(url, method, '/trpc/system.status');
+
+    assert.is(response.status, 405, method);
+    assert.is(response.headers.allow, 'GET, POST');
+  }
 });
 
 httpErrors('reports the audit backlog', async ({ url }) => {

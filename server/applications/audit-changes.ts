@@ -2,33 +2,49 @@ import type { AuditChange } from '../audit/audit-event.entity.ts';
 import type { Application } from './application.entity.ts';
 
 /**
- * Fields whose values are not personal data and may be copied into the audit log. Every
- * other field is recorded by name only.
+ * How each application field appears in the audit log: `value` copies the new value, `name`
+ * records only that the field changed, `omit` leaves it out. Typed over every field, so a
+ * field added to the entity does not compile until it is classified here.
  */
-const NON_PERSONAL_FIELDS = [
-  'externalReference',
-  'status',
-  'documentType',
-  'riskScore',
-  'riskLevel',
-  'riskRulesetVersion',
-  'possibleDuplicate',
-  'version',
-] as const satisfies readonly (keyof Application)[];
+type ApplicationField = Extract<keyof Application, string>;
 
-const PERSONAL_FIELDS = [
-  'fullName',
-  'email',
-  'phone',
-  'country',
-  'documentNumber',
-  'documentIssuingCountry',
-  'documentImageUrl',
-] as const satisfies readonly (keyof Application)[];
+const AUDIT_CLASSIFICATION: Record<ApplicationField, 'value' | 'name' | 'omit'> = {
+  id: 'omit', // the event's applicationId
+  status: 'value',
+  documentType: 'value',
+  riskScore: 'value',
+  riskLevel: 'value',
+  riskRulesetVersion: 'value',
+  possibleDuplicate: 'value',
+  version: 'value',
+  // The submitting system's reference can identify a person there, so only its name is kept.
+  externalReference: 'name',
+  fullName: 'name',
+  email: 'name',
+  phone: 'name',
+  country: 'name',
+  documentNumber: 'name',
+  documentIssuingCountry: 'name',
+  documentImageUrl: 'name',
+  // Risk factor descriptions quote countries; the score and level above summarise them.
+  riskFactors: 'name',
+  // Derived from email and documentNumber, which are recorded by name already.
+  emailLookup: 'omit',
+  documentNumberComparable: 'omit',
+  // The event's occurredAt.
+  createdAt: 'omit',
+  updatedAt: 'omit',
+};
 
 export function auditChangesOfCreation(application: Application): AuditChange[] {
-  return [
-    ...NON_PERSONAL_FIELDS.map((field) => ({ field, value: application[field] })),
-    ...PERSONAL_FIELDS.map((field) => ({ field })),
-  ];
+  const changes: AuditChange[] = [];
+  for (const [field, kind] of Object.entries(AUDIT_CLASSIFICATION) as [
+    ApplicationField,
+    string,
+  ][]) {
+    if (kind === 'value')
+      changes.push({ field, value: application[field] as AuditChange['value'] });
+    else if (kind === 'name') changes.push({ field });
+  }
+  return changes;
 }

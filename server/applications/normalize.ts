@@ -12,21 +12,24 @@ const codePoint = (char: string) =>
 
 /**
  * Characters a name may contain besides letters and combining marks. They are the space,
- * apostrophes (U+0027, U+2019, U+02BC), hyphens (U+002D, U+2010), and periods and commas for
- * initials and suffixes. Catalan and Japanese names use middle dots (U+00B7, U+30FB), and
+ * apostrophes (U+0027, U+2018, U+2019, U+02BC; U+2018 is what keyboards give for the okina),
+ * hyphens (U+002D, U+2010, U+2011), and periods and commas for initials and suffixes. Catalan and Japanese names use middle dots (U+00B7, U+30FB), and
  * Indic and Persian spellings use the zero-width joiner and non-joiner (U+200D, U+200C). The
  * Hawaiian okina (U+02BB) is a letter of category Lm, so it needs no entry.
  */
 // The hyphen-minus comes last and escaped, so that it is not read as a range.
-const NAME_PUNCTUATION = " '\u2019\u02BC\u2010.,\u00B7\u30FB\u200C\u200D\\-";
+const NAME_PUNCTUATION = " '\u2018\u2019\u02BC\u2010\u2011.,\u00B7\u30FB\u200C\u200D\\-";
 const NAME_ALLOWED = new RegExp(`^[\\p{L}\\p{M}${NAME_PUNCTUATION}]+$`, 'u');
 const NAME_CHAR_ALLOWED = new RegExp(`[\\p{L}\\p{M}${NAME_PUNCTUATION}]`, 'u');
 
 /**
- * Letters that render as blank space: the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0,
- * and the variation selectors, which only change how the preceding character is drawn.
+ * Characters that render blank or only restyle letters: the Hangul fillers U+115F, U+1160,
+ * U+3164 and U+FFA0, the combining grapheme joiner U+034F, the variation selectors, and the
+ * mathematical alphanumeric letters (U+1D400-U+1D7FF), which are styled copies of Latin and
+ * Greek letters.
  */
-const INVISIBLE_IN_NAMES = /[\u115F\u1160\u3164\uFFA0]|\p{Variation_Selector}/u;
+const INVISIBLE_IN_NAMES =
+  /[\u115F\u1160\u3164\uFFA0\u034F\u{1D400}-\u{1D7FF}]|\p{Variation_Selector}/u;
 const MAX_MARKS_PER_LETTER = 8;
 
 /** Normalises a personal name: NFC, trimmed, runs of whitespace collapsed to one space. */
@@ -48,9 +51,14 @@ export function normalizeName(input: string): Normalized<string> {
     const bad = [...name].find((char) => !NAME_CHAR_ALLOWED.test(char)) ?? '';
     return invalid(`contains a character not used in names: "${bad}" (${codePoint(bad)})`);
   }
-  if (!/\p{L}/u.test(name)) return invalid('must contain at least one letter');
-  // Marks and joiners attach to a letter: none may start a word, and joiners come singly.
-  if (/(^|\s)[\p{M}\u200C\u200D]|[\u200C\u200D]{2}|[\u200C\u200D]($|\s)/u.test(name)) {
+  // Modifier letters such as the okina do not count: a name of an okina alone is blank.
+  if (!/(?!\p{Lm})\p{L}/u.test(name)) return invalid('must contain at least one letter');
+  // A mark follows a letter or another mark; a joiner stands between two letters or marks.
+  if (
+    /(^|[^\p{L}\p{M}])\p{M}|(^|[^\p{L}\p{M}])[\u200C\u200D]|[\u200C\u200D]($|[^\p{L}\p{M}])/u.test(
+      name,
+    )
+  ) {
     return invalid('has a combining mark or joiner that is not attached to a letter');
   }
   if (new RegExp(`\\p{M}{${MAX_MARKS_PER_LETTER + 1}}`, 'u').test(name)) {
@@ -60,8 +68,8 @@ export function normalizeName(input: string): Normalized<string> {
 }
 
 /**
- * Email as stored (local part as typed, domain lower-cased) and its lookup form (all
- * lower-cased) used to compare addresses case-insensitively.
+ * Email as stored (local part as typed, domain lower-cased and internationalised domains in
+ * Punycode) and its lookup form (all lower-cased) used to compare addresses case-insensitively.
  */
 export interface NormalizedEmail {
   address: string;
@@ -69,7 +77,21 @@ export interface NormalizedEmail {
 }
 
 const LOCAL_PART = /^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*$/;
-const DOMAIN = /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,63}$/;
+const DOMAIN =
+  /^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+([a-z]{2,63}|xn--[a-z0-9-]{1,59})$/;
+
+/**
+ * Converts an internationalised domain to its lower-case ASCII (Punycode) form with the WHATWG
+ * URL parser, which applies IDNA mapping; null when the parser rejects it.
+ */
+function toAsciiDomain(domain: string): string | null {
+  if (/[^\p{L}\p{M}\p{N}.-]/u.test(domain)) return null;
+  try {
+    return new URL(`http://${domain}`).hostname;
+  } catch {
+    return null;
+  }
+}
 
 export function normalizeEmail(input: string): Normalized<NormalizedEmail> {
   const trimmed = input.normalize('NFC').trim();
@@ -82,7 +104,8 @@ export function normalizeEmail(input: string): Normalized<NormalizedEmail> {
     return invalid('must be an email address like name@example.com');
 
   const local = trimmed.slice(0, at);
-  const domain = trimmed.slice(at + 1).toLowerCase();
+  const domain = toAsciiDomain(trimmed.slice(at + 1));
+  if (domain === null) return invalid('has an invalid domain after "@"');
   if (local.length > 64 || !LOCAL_PART.test(local)) {
     return invalid('has an invalid part before "@"');
   }
@@ -121,8 +144,11 @@ export interface NormalizedDocumentNumber {
   comparable: string;
 }
 
-/** Separators ignored when comparing: space, period, slash, hyphen-minus and U+2010-U+2015 dashes. */
-const DOCUMENT_SEPARATORS = /[ ./\-\u2010-\u2015]/gu;
+/**
+ * Separators ignored when comparing: space, period, slash, hyphen-minus, the U+2010-U+2015
+ * dashes and the minus sign U+2212.
+ */
+const DOCUMENT_SEPARATORS = /[ ./\-\u2010-\u2015\u2212]/gu;
 
 export function normalizeDocumentNumber(input: string): Normalized<NormalizedDocumentNumber> {
   const asTyped = input.normalize('NFC').trim();
@@ -166,6 +192,16 @@ export function normalizeImageUrl(input: string): Normalized<string> {
   if (url.protocol !== 'https:')
     return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
   if (!/^https:\/\/[^/]/i.test(trimmed)) return invalid('must have a host after "https://"');
+  if (
+    !/^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$|^\[[0-9a-f:.]+\]$/.test(
+      url.hostname,
+    )
+  ) {
+    return invalid('must have a fully qualified host name, such as files.example.org');
+  }
+  if (/%(?![0-9a-f]{2})/i.test(trimmed)) return invalid('has a "%" that starts no valid escape');
+  if (/\/(\.|%2e){1,2}(\/|$|\?|#)/i.test(trimmed))
+    return invalid('must not contain "." or ".." path segments');
   if (url.username || url.password) return invalid('must not contain a user name or password');
   if (url.href.length > IMAGE_URL_MAX_LENGTH) {
     return invalid(

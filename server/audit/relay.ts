@@ -10,6 +10,9 @@ import { type OutboxEvent, OutboxEventSchema } from './outbox.entity.ts';
 /** Advisory lock key held by the relay that is delivering (an arbitrary constant). */
 const RELAY_LOCK_KEY = 7_104_562_318;
 
+/** Age of the oldest waiting event above which a working relay logs the backlog. */
+const BACKLOG_WARNING_AGE_SECONDS = 30;
+
 export interface RelayOptions {
   batchSize?: number;
   idleIntervalMs?: number;
@@ -49,6 +52,7 @@ export class AuditRelay {
   private wakeRequested = false;
   private indexesReady = false;
   private lastBacklogWarningAt = 0;
+  private lastBacklogCheckAt = 0;
   readonly state: RelayState = {
     running: false,
     consecutiveFailures: 0,
@@ -148,6 +152,7 @@ export class AuditRelay {
       }
       this.state.consecutiveFailures = 0;
       if (delivered === this.batchSize || this.wakeRequested) delay = 0;
+      await this.reportSlowBacklog();
     } catch (error) {
       this.state.consecutiveFailures += 1;
       this.state.lastFailureAt = new Date();
@@ -157,6 +162,22 @@ export class AuditRelay {
     }
     this.wakeRequested = false;
     this.schedule(delay);
+  }
+
+  /**
+   * Logs the backlog once a minute while deliveries succeed but events wait longer than
+   * BACKLOG_WARNING_AGE_SECONDS, as when MongoDB is slow or another relay holds the lock.
+   */
+  private async reportSlowBacklog(): Promise<void> {
+    if (Date.now() - this.lastBacklogCheckAt < 60_000) return;
+    this.lastBacklogCheckAt = Date.now();
+    const backlog = await this.backlog();
+    if (backlog.pending > 0 && (backlog.oldestAgeSeconds ?? 0) > BACKLOG_WARNING_AGE_SECONDS) {
+      this.log.warn(
+        { backlog: backlog.pending, backlogAgeSeconds: backlog.oldestAgeSeconds },
+        'audit events are waiting in the outbox longer than expected',
+      );
+    }
   }
 
   private async reportFailure(error: unknown, retryInMs: number): Promise<void> {
@@ -224,7 +245,11 @@ export class AuditRelay {
     return outcome.delivered;
   }
 
-  /** Writes rows in order; `delivered` counts the rows stored before the first failure. */
+  /**
+   * Writes rows in order; `delivered` counts the rows stored before the first failure.
+   * NOTE: a row that MongoDB rejects for good is retried forever and holds back every later
+   * row; there is no dead-letter state yet.
+   */
   private async writeToMongo(
     rows: OutboxEvent[],
     deliveredAt: Date,

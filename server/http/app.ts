@@ -45,6 +45,14 @@ export function buildApp(services: AppServices) {
     routeForLog(path, { apiPrefix: config.API_PREFIX, routes, procedures, fastifyRoute }),
   );
 
+  // tRPC serves GET and POST; other methods would reach its fetch adapter and fail there.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url.startsWith('/trpc/') && request.method !== 'GET' && request.method !== 'POST') {
+      reply.header('allow', 'GET, POST');
+      return sendError(request, reply, 405, `${request.method} is not allowed on /trpc`);
+    }
+  });
+
   const contextFor = (request: FastifyRequest) =>
     createContext(services, request.id, log.child({ requestId: request.id }));
 

@@ -9,6 +9,11 @@
  *   Burkina Faso, Mozambique, Nigeria and South Africa, which the October 2025 plenary removed.
  * NOTE: FATF revises both lists three times a year; review these sets against the latest
  * publication before relying on them in production.
+ *
+ * The point values and thresholds are this project's own choice, not taken from a published
+ * standard: a high-risk residence alone makes a medium score, and two strong signals together
+ * make a high one. Disposable email domains come from the npm package
+ * disposable-email-domains (1.0.62 at the time of writing).
  */
 export const RULESET_VERSION = 'intake-2025-10';
 
@@ -37,6 +42,15 @@ export const ELEVATED_RISK_COUNTRIES: ReadonlySet<string> = new Set([
   'YE',
 ]);
 
+/**
+ * Document types that prove identity less strongly than passports and national ID cards:
+ * they are issued on weaker checks and carry no nationality.
+ */
+export const WEAKER_DOCUMENT_TYPES: ReadonlySet<string> = new Set([
+  'driving_licence',
+  'residence_permit',
+]);
+
 export const POINTS = {
   /** Country of residence on the FATF call-for-action list. */
   residenceHighRisk: 50,
@@ -52,10 +66,7 @@ export const POINTS = {
   phoneCountryDiffersFromResidence: 10,
   /** Email at a disposable-address provider. */
   disposableEmail: 25,
-  /**
-   * Driving licences and residence permits prove identity less strongly than passports and
-   * national ID cards: they are issued on weaker checks and carry no nationality.
-   */
+  /** Document of a type in WEAKER_DOCUMENT_TYPES. */
   weakerDocumentType: 10,
   /** Email address already used by another application, compared case-insensitively. */
   duplicateEmail: 15,

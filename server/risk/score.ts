@@ -7,6 +7,7 @@ import {
   POINTS,
   RULESET_VERSION,
   THRESHOLDS,
+  WEAKER_DOCUMENT_TYPES,
 } from './intake-rules.ts';
 
 export const RISK_LEVELS = ['low', 'medium', 'high'] as const;
@@ -121,7 +122,7 @@ export function assessIntakeRisk(input: RiskInput): RiskAssessment {
     );
   }
 
-  if (input.documentType === 'driving_licence' || input.documentType === 'residence_permit') {
+  if (WEAKER_DOCUMENT_TYPES.has(input.documentType)) {
     add(
       'weaker_document_type',
       POINTS.weakerDocumentType,

@@ -2,17 +2,27 @@ import countries from 'i18n-iso-countries';
 import { invalid, type Normalized, valid } from './result.ts';
 
 /**
- * Codes that people type for a country but that are not its ISO 3166-1 alpha-2 code:
- * exceptionally reserved codes (UK, EL), and codes used by other standards.
+ * Codes that people type for a country but that are not its ISO 3166-1 alpha-2 code. UK and
+ * EL are exceptionally reserved (the EU uses EL for Greece); BU, TP, ZR and FX are withdrawn
+ * alpha-2 codes; ROM is Romania's alpha-3 code before 2002; UAE is a common abbreviation; RKS
+ * is the code on Kosovo's travel documents.
  */
 const ALIASES: Record<string, string> = {
   UK: 'GB',
   EL: 'GR',
-  EN: 'GB',
+  BU: 'MM',
+  TP: 'TL',
+  ZR: 'CD',
+  FX: 'FR',
+  ROM: 'RO',
+  UAE: 'AE',
+  RKS: 'XK',
 };
 
 /**
- * Normalises a country to its upper-case ISO 3166-1 alpha-2 code. Alpha-3 codes and aliases
+ * Normalises a country to its upper-case ISO 3166-1 alpha-2 code. XK (Kosovo) is accepted
+ * too: it is a user-assigned code, but the one that the European Union and most KYC data
+ * providers use. Alpha-3 codes and aliases
  * are rejected with the alpha-2 code to use, looked up in the ISO table, never truncated.
  */
 export function normalizeCountry(input: string): Normalized<string> {

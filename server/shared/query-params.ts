@@ -2,10 +2,11 @@ import { z } from 'zod';
 
 /*
  * Schemas for GET inputs that behave the same over tRPC and REST. REST delivers every query
- * value as a string, and trpc-to-openapi 3.3 switches on `coerce` in place on any bare
- * z.number(), z.boolean() or z.date() of a GET input, which would change what tRPC accepts
- * after the first REST call. These helpers wrap each conversion in z.preprocess, a pipe that
- * the library leaves alone, so the accepted values never depend on the transport.
+ * value as a string, and trpc-to-openapi 3.3 switches on `coerce` in place on every bare
+ * z.number(), z.boolean(), z.bigint() or z.date() in the input object of a procedure it
+ * serves, POST bodies included, which would change what tRPC accepts after the first REST
+ * call. These helpers wrap each conversion in z.preprocess, a pipe that the library leaves
+ * alone, so the accepted values never depend on the transport. Inputs use no bare ones.
  */
 
 export function queryInt(options: { min: number; max: number }) {
@@ -27,7 +28,7 @@ export function queryBoolean() {
 }
 
 const EARLIEST = new Date('1900-01-01T00:00:00Z');
-const LATEST = new Date('9999-12-31T23:59:59Z');
+const LATEST = new Date('9999-12-31T23:59:59.999Z');
 
 /** A date inside 1900-9999, a range every PostgreSQL timestamptz column can compare with. */
 export const storableDate = z
@@ -37,11 +38,13 @@ export const storableDate = z
 
 /** Accepts a Date (tRPC with superjson) or an ISO 8601 date-time string with an offset. */
 export function queryDateTime() {
-  return z.preprocess((value) => {
-    if (typeof value !== 'string') return value;
-    if (!z.iso.datetime({ offset: true }).safeParse(value).success) return value;
-    return new Date(value);
-  }, storableDate);
+  return z
+    .preprocess((value) => {
+      if (typeof value !== 'string') return value;
+      if (!z.iso.datetime({ offset: true }).safeParse(value).success) return value;
+      return new Date(value);
+    }, storableDate)
+    .meta({ override: { type: 'string', format: 'date-time' } });
 }
 
 /** Accepts one value or repeated query keys (`?status=a&status=b`) as an array. */

@@ -4,15 +4,18 @@ import type { Normalized } from './result.ts';
 
 /** Creates a string field normalised by `rule`. A rejection becomes an issue on the field. */
 export function normalizedString<T>(rule: (input: string) => Normalized<T>, maxInputLength = 4096) {
-  return z
-    .string()
-    .max(maxInputLength, `must be at most ${maxInputLength} characters`)
-    .transform((input, ctx) => {
-      const result = rule(input);
-      if (result.ok) return result.value;
-      ctx.addIssue({ code: 'custom', message: result.message });
-      return z.NEVER;
-    });
+  return (
+    z
+      .string()
+      // A guard against huge inputs before normalising; the rule checks the documented limit.
+      .max(maxInputLength, 'is far too long')
+      .transform((input, ctx) => {
+        const result = rule(input);
+        if (result.ok) return result.value;
+        ctx.addIssue({ code: 'custom', message: result.message });
+        return z.NEVER;
+      })
+  );
 }
 
 export const countryCode = () =>

@@ -13,7 +13,8 @@ const t = initTRPC
     errorFormatter({ shape, error, ctx }) {
       const expose = ctx?.exposeInternalErrors ?? false;
       const internal = error.code === 'INTERNAL_SERVER_ERROR';
-      const issues = fieldIssues(error);
+      // Only input errors name fields; a failed output check must not describe the schema.
+      const issues = error.code === 'BAD_REQUEST' ? fieldIssues(error) : [];
       const message =
         issues.length > 0 && error.code === 'BAD_REQUEST'
           ? 'Input validation failed'

@@ -1,3 +1,5 @@
+import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
+
 export interface RestResponse {
   status: number;
   headers: Headers;
@@ -37,4 +39,24 @@ export async function eventually<T>(
     if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
+}
+
+/**
+ * Sends a request with the method and path exactly as given, which fetch would refuse (TRACE)
+ * or rewrite (dot segments); returns the status and headers.
+ */
+export function rawRequest(
+  baseUrl: string,
+  method: string,
+  path: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(baseUrl);
+    const request = httpRequest({ hostname, port, path, method, agent: false }, (response) => {
+      response.resume();
+      resolve({ status: response.statusCode ?? 0, headers: response.headers });
+    });
+    request.on('error', reject);
+    request.end();
+  });
 }
