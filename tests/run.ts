@@ -21,6 +21,14 @@ const files = (await readdir(testsDir, { recursive: true }))
   .sort();
 
 const problems: string[] = [];
+// Failures that no test counted: rejections nobody awaited and suites made with uvu directly.
+let uncountedFailures = 0;
+
+// A promise a test forgot to await can reject after the test passed; it fails the run.
+process.on('unhandledRejection', (reason) => {
+  uncountedFailures += 1;
+  problems.push(`unhandled promise rejection: ${inspect(reason)}`);
+});
 if (files.length === 0)
   problems.push(`no *${suffix} files in ${testsDir} match ${filters.join(' ') || 'any name'}`);
 
@@ -70,7 +78,14 @@ for (const { suite, hook, error } of ledger.hookErrors) {
 const notRun = ledger.registered - ledger.passed - ledger.failed;
 if (notRun > 0) problems.push(`${notRun} registered test(s) did not run`);
 
-const failed = ledger.failed + notRun;
+// uvu sets the exit code for failures it saw; one the ledger did not count came from a suite
+// made with uvu directly, outside helpers/suite.ts.
+if (process.exitCode && ledger.failed === 0 && notRun === 0 && ledger.hookErrors.length === 0) {
+  uncountedFailures += 1;
+  problems.push('a test outside helpers/suite.ts failed; see the uvu report above');
+}
+
+const failed = ledger.failed + notRun + uncountedFailures;
 for (const problem of problems) process.stdout.write(`FAIL ${problem}\n`);
 process.stdout.write(`${ledger.passed} passed, ${failed} failed\n`);
 process.exit(failed > 0 || problems.length > 0 || process.exitCode ? 1 : 0);

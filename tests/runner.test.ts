@@ -41,6 +41,29 @@ runner('fails when a suite never runs', () => {
   assert.is(run.last, '0 passed, 1 failed');
 });
 
+runner('fails when an after each hook throws', () => {
+  const run = runFixture('after-each-throws');
+
+  assert.is(run.status, 1);
+  assert.is(run.last, '0 passed, 1 failed');
+});
+
+runner('fails when a plain uvu suite fails', () => {
+  const run = runFixture('plain-uvu');
+
+  assert.is(run.status, 1);
+  assert.match(run.output, 'outside helpers/suite.ts');
+  assert.is(run.last, '1 passed, 1 failed');
+});
+
+runner('fails on an unhandled rejection', () => {
+  const run = runFixture('unawaited');
+
+  assert.is(run.status, 1);
+  assert.match(run.output, 'unhandled promise rejection');
+  assert.is(run.last, '2 passed, 1 failed');
+});
+
 runner('fails when no file matches', () => {
   const run = runFixture('no-such-fixture');
 

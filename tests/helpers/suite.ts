@@ -47,11 +47,21 @@ export function suite<T extends object = Record<string, never>>(name: string, st
       }
     });
 
+  // Per-test hooks run inside the test's own handler, so a test counts as passed only when
+  // its before and after hooks passed too; a failing hook fails that test.
+  const beforeEach: Handler<T>[] = [];
+  const afterEach: Handler<T>[] = [];
+
   const test = (testName: string, handler: Handler<T>) => {
     ledger.registered += 1;
     inner(testName, async (context) => {
       try {
-        await handler(context);
+        for (const fn of beforeEach) await fn(context);
+        try {
+          await handler(context);
+        } finally {
+          for (const fn of afterEach) await fn(context);
+        }
         ledger.passed += 1;
       } catch (error) {
         ledger.failed += 1;
@@ -61,8 +71,12 @@ export function suite<T extends object = Record<string, never>>(name: string, st
   };
   test.before = hook('before', (fn) => inner.before(fn));
   test.after = hook('after', (fn) => inner.after(fn));
-  test.beforeEach = hook('before.each', (fn) => inner.before.each(fn));
-  test.afterEach = hook('after.each', (fn) => inner.after.each(fn));
+  test.beforeEach = (fn: Handler<T>) => {
+    beforeEach.push(fn);
+  };
+  test.afterEach = (fn: Handler<T>) => {
+    afterEach.push(fn);
+  };
   test.run = () => {
     entry.ran = true;
     inner.run();
