@@ -1,10 +1,30 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { connect } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FERRETDB_BIN, freePort } from './env.ts';
+import { FERRETDB_BIN } from './env.ts';
 import { onTeardown } from './suite.ts';
+
+async function isPortFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * Picks a free port below Linux's default ephemeral range (32768-60999). While FerretDB is
+ * killed, an outgoing connection could otherwise take its port as a local port and make the
+ * restart fail.
+ */
+async function stablePort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await isPortFree(port)) return port;
+  }
+}
 
 async function waitForPort(port: number, timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -40,7 +60,7 @@ export class FerretProcess {
   static async start(): Promise<FerretProcess> {
     const dir = await mkdtemp(join(tmpdir(), 'kyc-ferret-'));
     await mkdir(join(dir, 'data'));
-    const ferret = new FerretProcess(await freePort(), await freePort(), dir);
+    const ferret = new FerretProcess(await stablePort(), await stablePort(), dir);
     onTeardown(() => ferret.destroy());
     await ferret.resume();
     return ferret;
@@ -66,6 +86,13 @@ export class FerretProcess {
     );
     this.child = child;
     const failedToStart = new Promise<never>((_, reject) => {
+      child.once('exit', (code, signal) => {
+        reject(
+          new Error(
+            `FerretDB exited (${signal ?? `code ${code}`}) before listening on port ${this.port}`,
+          ),
+        );
+      });
       child.once('error', (error) => {
         reject(
           new Error(
