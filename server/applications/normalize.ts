@@ -29,7 +29,7 @@ const NAME_CHAR_ALLOWED = new RegExp(`[\\p{L}\\p{M}${NAME_PUNCTUATION}]`, 'u');
  * Greek letters.
  */
 const INVISIBLE_IN_NAMES =
-  /[\u115F\u1160\u3164\uFFA0\u034F\u{1D400}-\u{1D7FF}]|\p{Variation_Selector}/u;
+  /[\u115F\u1160\u3164\uFFA0\u{1D400}-\u{1D7FF}]|\u034F|\p{Variation_Selector}/u;
 const MAX_MARKS_PER_LETTER = 8;
 
 /** Normalises a personal name: NFC, trimmed, runs of whitespace collapsed to one space. */
