@@ -21,7 +21,7 @@ const files = (await readdir(testsDir, { recursive: true }))
   .sort();
 
 const problems: string[] = [];
-// Failures that no test counted: rejections nobody awaited and suites made with uvu directly.
+// Failures that no test counted: unawaited rejections and suites made with uvu directly.
 let uncountedFailures = 0;
 
 // A promise a test forgot to await can reject after the test passed; it fails the run.

@@ -2,9 +2,9 @@ import type { AuditChange } from '../audit/audit-event.entity.ts';
 import type { Application } from './application.entity.ts';
 
 /**
- * How each application field appears in the audit log: `value` copies the new value, `name`
- * records only that the field changed, `omit` leaves it out. Typed over every field, so a
- * field added to the entity does not compile until it is classified here.
+ * Audit treatment of each application field: `value` copies the new value, `name` records
+ * only that the field changed, and `omit` leaves it out. The table is typed over every field,
+ * so a field added to the entity does not compile until it is classified here.
  */
 type ApplicationField = Extract<keyof Application, string>;
 

@@ -53,7 +53,7 @@ export function normalizeName(input: string): Normalized<string> {
   }
   // Modifier letters such as the okina do not count: a name of an okina alone is blank.
   if (!/(?!\p{Lm})\p{L}/u.test(name)) return invalid('must contain at least one letter');
-  // A mark follows a letter or another mark; a joiner stands between two letters or marks.
+  // A mark must follow a letter or another mark, and a joiner must sit between two of them.
   if (
     /(^|[^\p{L}\p{M}])\p{M}|(^|[^\p{L}\p{M}])[\u200C\u200D]|[\u200C\u200D]($|[^\p{L}\p{M}])/u.test(
       name,
@@ -177,35 +177,41 @@ export function normalizeDocumentNumber(input: string): Normalized<NormalizedDoc
  * NOTE: hosts are not checked against private or loopback addresses; a component that fetches
  * these images must check the resolved address itself.
  */
+const HOST_NAME = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
+const IPV6_LITERAL = /^\[[0-9a-f:.]+\]$/;
+const DOT_SEGMENT = /\/(\.|%2e){1,2}(\/|$|\?|#)/i;
+
 export function normalizeImageUrl(input: string): Normalized<string> {
   const trimmed = input.trim();
   if (trimmed.length > IMAGE_URL_MAX_LENGTH) {
     return invalid(`must be at most ${IMAGE_URL_MAX_LENGTH} characters (got ${trimmed.length})`);
   }
   if (/[\s\\\p{Cc}]/u.test(trimmed)) return invalid('must not contain whitespace or backslashes');
+
   let url: URL;
   try {
     url = new URL(trimmed);
   } catch {
     return invalid('must be an absolute https:// URL');
   }
-  if (url.protocol !== 'https:')
+  if (url.protocol !== 'https:') {
     return invalid(`must use https (got "${url.protocol.slice(0, -1)}")`);
+  }
+
   if (!/^https:\/\/[^/]/i.test(trimmed)) return invalid('must have a host after "https://"');
-  if (
-    !/^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$|^\[[0-9a-f:.]+\]$/.test(
-      url.hostname,
-    )
-  ) {
+  if (!HOST_NAME.test(url.hostname) && !IPV6_LITERAL.test(url.hostname)) {
     return invalid('must have a fully qualified host name, such as files.example.org');
   }
-  if (/%(?![0-9a-f]{2})/i.test(trimmed)) return invalid('has a "%" that starts no valid escape');
-  if (/\/(\.|%2e){1,2}(\/|$|\?|#)/i.test(trimmed))
-    return invalid('must not contain "." or ".." path segments');
   if (url.username || url.password) return invalid('must not contain a user name or password');
+
+  // The parser would resolve dot segments and keep a stray "%", so such input is rejected.
+  if (/%(?![0-9a-f]{2})/i.test(trimmed)) return invalid('has a "%" that starts no valid escape');
+  if (DOT_SEGMENT.test(trimmed)) return invalid('must not contain "." or ".." path segments');
+
   if (url.href.length > IMAGE_URL_MAX_LENGTH) {
+    const length = url.href.length;
     return invalid(
-      `must be at most ${IMAGE_URL_MAX_LENGTH} characters once percent-encoded (got ${url.href.length})`,
+      `must be at most ${IMAGE_URL_MAX_LENGTH} characters once percent-encoded (got ${length})`,
     );
   }
   return valid(url.href);

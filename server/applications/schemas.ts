@@ -45,7 +45,7 @@ const applicantInput = z
   })
   // The phone is read in the country of residence, so it is checked at the object level. The
   // check also runs when other fields are invalid (`when`), so one response lists every bad
-  // field; there the values may be raw input, and `applicant` may not be an object at all.
+  // field. Values may then be raw input, and `applicant` may not be an object at all.
   .superRefine(
     (applicant, ctx) => {
       if (typeof applicant?.phone !== 'string') return;

@@ -89,7 +89,7 @@ export function registerRequestHandling(
     }
   });
 
-  // The tRPC plugin installs its own JSON parser in its scope and passes the text on; its
+  // The tRPC plugin installs its own JSON parser in its scope and passes the text on, so its
   // bodies get the same depth limit here, before tRPC parses them.
   app.addHook('preValidation', async (request, reply) => {
     if (typeof request.body === 'string' && jsonDepth(request.body) > MAX_JSON_DEPTH) {

@@ -3,9 +3,9 @@ import { invalid, type Normalized, valid } from './result.ts';
 
 /**
  * Codes that people type for a country but that are not its ISO 3166-1 alpha-2 code. UK and
- * EL are exceptionally reserved (the EU uses EL for Greece); BU, TP, ZR and FX are withdrawn
- * alpha-2 codes; ROM is Romania's alpha-3 code before 2002; UAE is a common abbreviation; RKS
- * is the code on Kosovo's travel documents.
+ * EL are exceptionally reserved, and the EU uses EL for Greece. BU, TP, ZR and FX are
+ * withdrawn alpha-2 codes. ROM was Romania's alpha-3 code before 2002, UAE is a common
+ * abbreviation, and RKS is the code on Kosovo's travel documents.
  */
 const ALIASES: Record<string, string> = {
   UK: 'GB',

@@ -7,7 +7,7 @@ export function encodeCursor(values: (string | number)[]): string {
 
 /**
  * Decodes a cursor made by `encodeCursor`, checking it has the expected shape. A cursor that
- * is not well-formed for this list is rejected as invalid input on the `cursor` field; a
+ * is not well-formed for this list is rejected as invalid input on the `cursor` field. A
  * well-formed one that was edited is accepted and pages from the values it holds.
  */
 export function decodeCursor<T extends (string | number)[]>(

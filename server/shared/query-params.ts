@@ -2,9 +2,9 @@ import { z } from 'zod';
 
 /*
  * Schemas for GET inputs that behave the same over tRPC and REST. REST delivers every query
- * value as a string, and trpc-to-openapi 3.3 switches on `coerce` in place on every bare
+ * value as a string. trpc-to-openapi 3.3 switches on `coerce` in place on every bare
  * z.number(), z.boolean(), z.bigint() or z.date() in the input object of a procedure it
- * serves, POST bodies included, which would change what tRPC accepts after the first REST
+ * serves, POST bodies included, and that would change what tRPC accepts after the first REST
  * call. These helpers wrap each conversion in z.preprocess, a pipe that the library leaves
  * alone, so the accepted values never depend on the transport. Inputs use no bare ones.
  */

@@ -47,8 +47,8 @@ export function suite<T extends object = Record<string, never>>(name: string, st
       }
     });
 
-  // Per-test hooks run inside the test's own handler, so a test counts as passed only when
-  // its before and after hooks passed too; a failing hook fails that test.
+  // Per-test hooks run inside the test's own handler. A test therefore counts as passed only
+  // when its before and after hooks passed too, and a failing hook fails that test.
   const beforeEach: Handler<T>[] = [];
   const afterEach: Handler<T>[] = [];
 
