@@ -60,7 +60,9 @@ export function registerRest(
     if (matches.length === 0) {
       return sendError(request, reply, 404, `No route for ${request.method} ${prefix}${path}`);
     }
-    if (!matches.some((route) => route.method === request.method)) {
+    // HEAD is allowed wherever GET is; trpc-to-openapi returns 204 and no body.
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    if (!matches.some((route) => route.method === method)) {
       reply.header('allow', [...new Set(matches.map((route) => route.method))].join(', '));
       return sendError(request, reply, 405, `${request.method} is not allowed on ${prefix}${path}`);
     }
