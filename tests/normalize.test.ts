@@ -148,6 +148,10 @@ emails('converts internationalised domains to Punycode', () => {
   assert.is(validValue(normalizeEmail('anna@пример.рф')).lookup, 'anna@xn--e1afmkfd.xn--p1ai');
 });
 
+emails('rejects invalid Punycode domains', () => {
+  assert.match(invalidMessage(normalizeEmail('a@xn--zz.de')), 'domain');
+});
+
 emails('accepts plus tags and subdomains', () => {
   assert.is(
     validValue(normalizeEmail('a.b+kyc@mail.example.co.uk')).address,
@@ -324,6 +328,16 @@ urls('rejects input the parser would rewrite', () => {
 urls('rejects hosts that are not fully qualified', () => {
   assert.match(invalidMessage(normalizeImageUrl('https://a/x.jpg')), 'fully qualified');
   assert.match(invalidMessage(normalizeImageUrl('https://x..org/x.jpg')), 'fully qualified');
+});
+
+urls('rejects IP address hosts', () => {
+  for (const url of ['https://127.0.0.1/a.jpg', 'https://10.0.0.10/a.jpg', 'https://[::1]/a.jpg']) {
+    assert.match(invalidMessage(normalizeImageUrl(url)), 'not an IP address', url);
+  }
+});
+
+urls('rejects invalid Punycode hosts', () => {
+  assert.match(invalidMessage(normalizeImageUrl('https://xn--zz.de/a.jpg')), 'fully qualified');
 });
 
 urls('rejects broken escapes and dot segments', () => {

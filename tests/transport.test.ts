@@ -159,6 +159,19 @@ httpErrors('nests JSON no deeper on tRPC', async ({ url }) => {
   assert.match(response.body.error.json.message, 'deeper than 32');
 });
 
+httpErrors('limits nesting of tRPC query input', async ({ url }) => {
+  const input = JSON.stringify({ json: JSON.parse(`${'{"a":'.repeat(40)}1${'}'.repeat(40)}`) });
+
+  const response = await http(
+    url,
+    'GET',
+    `/trpc/applications.list?input=${encodeURIComponent(input)}`,
+  );
+
+  assert.is(response.status, 400);
+  assert.match(response.body.error.json.message, 'deeper than 32');
+});
+
 httpErrors('returns 404 and 405 with a request id under the prefix', async ({ url }) => {
   const unknown = await http(url, 'GET', `${API}/nope`);
   const wrongMethod = await http(url, 'DELETE', `${API}/applications`);
@@ -248,6 +261,19 @@ production('hides internal details over tRPC', async ({ server }) => {
   const text = JSON.stringify(response.body);
   assert.not.ok(text.includes('created_at'), text);
   assert.not.ok(text.includes('stack'), text);
+});
+
+production('hides library text of unreadable tRPC input', async ({ server }) => {
+  const response = await http(server.url, 'POST', '/trpc/applications.create', {
+    body: 'null',
+    headers: { 'content-type': 'application/json' },
+  });
+
+  assert.is(response.status, 400);
+  assert.is(
+    response.body.error.json.message,
+    'The request could not be read as input of this procedure',
+  );
 });
 
 production('keeps field issues in a 400', async ({ server }) => {

@@ -1,3 +1,5 @@
+import { isIP } from 'node:net';
+import { domainToUnicode } from 'node:url';
 import { type CountryCode, parsePhoneNumberFromString } from 'libphonenumber-js/max';
 import { invalid, type Normalized, valid } from '../shared/result.ts';
 
@@ -86,11 +88,20 @@ const DOMAIN =
  */
 function toAsciiDomain(domain: string): string | null {
   if (/[^\p{L}\p{M}\p{N}.-]/u.test(domain)) return null;
+  let ascii: string;
   try {
-    return new URL(`http://${domain}`).hostname;
+    ascii = new URL(`http://${domain}`).hostname;
   } catch {
     return null;
   }
+  return hasValidPunycode(ascii) ? ascii : null;
+}
+
+/** Checks that every "xn--" label decodes; Node's URL parser passes invalid ones through. */
+export function hasValidPunycode(host: string): boolean {
+  return host
+    .split('.')
+    .every((label) => !label.startsWith('xn--') || domainToUnicode(label) !== label);
 }
 
 export function normalizeEmail(input: string): Normalized<NormalizedEmail> {
@@ -178,7 +189,8 @@ export function normalizeDocumentNumber(input: string): Normalized<NormalizedDoc
  * these images must check the resolved address itself.
  */
 const HOST_NAME = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
-const IPV6_LITERAL = /^\[[0-9a-f:.]+\]$/;
+/** An IPv6 literal in brackets, or the dotted-decimal form the URL parser makes of IPv4. */
+const IP_LITERAL = /^\[[0-9a-f:.]+\]$|^[0-9.]+$/;
 const DOT_SEGMENT = /\/(\.|%2e){1,2}(\/|$|\?|#)/i;
 
 export function normalizeImageUrl(input: string): Normalized<string> {
@@ -199,7 +211,10 @@ export function normalizeImageUrl(input: string): Normalized<string> {
   }
 
   if (!/^https:\/\/[^/]/i.test(trimmed)) return invalid('must have a host after "https://"');
-  if (!HOST_NAME.test(url.hostname) && !IPV6_LITERAL.test(url.hostname)) {
+  if (isIP(url.hostname) || IP_LITERAL.test(url.hostname)) {
+    return invalid('must use a host name, not an IP address');
+  }
+  if (!HOST_NAME.test(url.hostname) || !hasValidPunycode(url.hostname)) {
     return invalid('must have a fully qualified host name, such as files.example.org');
   }
   if (url.username || url.password) return invalid('must not contain a user name or password');

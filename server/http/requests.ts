@@ -90,9 +90,16 @@ export function registerRequestHandling(
   });
 
   // The tRPC plugin installs its own JSON parser in its scope and passes the text on, so its
-  // bodies get the same depth limit here, before tRPC parses them.
+  // bodies, and the `input` query parameter of its GET calls, get the depth limit here.
   app.addHook('preValidation', async (request, reply) => {
-    if (typeof request.body === 'string' && jsonDepth(request.body) > MAX_JSON_DEPTH) {
+    const queryInput = (request.query as { input?: unknown } | undefined)?.input;
+    const text =
+      typeof request.body === 'string'
+        ? request.body
+        : typeof queryInput === 'string'
+          ? queryInput
+          : '';
+    if (jsonDepth(text) > MAX_JSON_DEPTH) {
       return sendError(
         request,
         reply,

@@ -15,12 +15,7 @@ const t = initTRPC
       const internal = error.code === 'INTERNAL_SERVER_ERROR';
       // Only input errors name fields; a failed output check must not describe the schema.
       const issues = error.code === 'BAD_REQUEST' ? fieldIssues(error) : [];
-      const message =
-        issues.length > 0 && error.code === 'BAD_REQUEST'
-          ? 'Input validation failed'
-          : internal && !expose
-            ? 'An unexpected error occurred'
-            : error.message;
+      const message = clientMessage(error.code, issues.length > 0, expose, error.message);
       return {
         message,
         code: shape.code,
@@ -34,6 +29,21 @@ const t = initTRPC
       };
     },
   });
+
+/**
+ * Picks the message a client sees. Validation errors get a fixed one (the fields are in
+ * `issues`). Outside production every other message passes through; in production only
+ * messages of the project's own errors do, because tRPC and superjson report unreadable
+ * input with JavaScript error text.
+ */
+function clientMessage(code: string, hasIssues: boolean, expose: boolean, message: string): string {
+  if (hasIssues && code === 'BAD_REQUEST') return 'Input validation failed';
+  if (expose) return message;
+  if (code === 'INTERNAL_SERVER_ERROR') return 'An unexpected error occurred';
+  if (code === 'BAD_REQUEST' || code === 'PARSE_ERROR')
+    return 'The request could not be read as input of this procedure';
+  return message;
+}
 
 const mapErrors = t.middleware(async ({ next }) => {
   const result = await next();
