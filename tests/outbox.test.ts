@@ -63,6 +63,10 @@ outbox.after(async (context) => {
 });
 
 outbox('delivers every event once after an outage', async ({ ferret, server, db, mongoDbName }) => {
+  // FerretDB 1.24 with SQLite does not start again when it was killed while creating a
+  // database ("no such table: _ferretdb_collections"), so the database is made first.
+  await http(server.url, 'POST', '/api/v1/applications', { json: applicationInput() });
+  await eventually(async () => ((await pending(db)) === 0 ? true : undefined));
   await ferret.kill();
 
   const ids: string[] = [];

@@ -80,16 +80,22 @@ export class FerretProcess {
         `--debug-addr=127.0.0.1:${this.debugPort}`,
         `--state-dir=${this.dir}`,
         '--telemetry=disable',
-        '--log-level=error',
+        '--log-level=warn',
       ],
-      { env: { ...process.env, DO_NOT_TRACK: '1' }, stdio: 'ignore' },
+      { env: { ...process.env, DO_NOT_TRACK: '1' }, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = `${output}${chunk.toString()}`.slice(-2000);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
     const failedToStart = new Promise<never>((_, reject) => {
-      child.once('exit', (code, signal) => {
+      child.once('close', (code, signal) => {
         reject(
           new Error(
-            `FerretDB exited (${signal ?? `code ${code}`}) before listening on port ${this.port}`,
+            `FerretDB exited (${signal ?? `code ${code}`}) before listening on port ${this.port}: ${output.trim()}`,
           ),
         );
       });
