@@ -126,7 +126,7 @@ outbox(
     for (let index = 0; index < 250; index++) await insert('test.filler', randomUUID());
     await insert('test.second', applicationId);
 
-    // A relay whose MongoDB never replies holds its batch until the driver times out.
+    // A relay whose MongoDB never replies keeps the lock until the driver times out.
     const blackhole = createServer((socket) => socket.on('error', () => undefined));
     await new Promise<void>((resolve) => blackhole.listen(0, '127.0.0.1', resolve));
     const port = (blackhole.address() as { port: number }).port;

@@ -31,7 +31,7 @@ const t = initTRPC
   });
 
 /**
- * Picks the message a client sees. Validation errors get a fixed one (the fields are in
+ * Picks the message a client receives. Validation errors get a fixed one (the fields are in
  * `issues`). Outside production every other message passes through; in production only
  * messages of the project's own errors do, because tRPC and superjson report unreadable
  * input with JavaScript error text.
