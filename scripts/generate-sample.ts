@@ -11,8 +11,8 @@ import examples from 'libphonenumber-js/mobile/examples';
 
 interface Locale {
   country: CountryCode;
-  given: string[];
-  family: string[];
+  givenNames: string[];
+  familyNames: string[];
   /** Family name first, as in Chinese, Japanese, Korean and Vietnamese usage. */
   familyFirst?: boolean;
   /** Written without a space between the parts, as Chinese and Japanese names are. */
@@ -22,140 +22,140 @@ interface Locale {
 const LOCALES: Locale[] = [
   {
     country: 'GB',
-    given: ['Oliver', 'Amelia', 'Harry', 'Isla'],
-    family: ["O'Brien", 'Smith-Jones', 'Taylor', 'Wright'],
+    givenNames: ['Oliver', 'Amelia', 'Harry', 'Isla'],
+    familyNames: ["O'Brien", 'Smith-Jones', 'Taylor', 'Wright'],
   },
   {
     country: 'IE',
-    given: ['Seán', 'Aoife', 'Niamh', 'Ciarán'],
-    family: ['Ó Briain', 'Mac Giolla', "O'Sullivan", 'Murphy'],
+    givenNames: ['Seán', 'Aoife', 'Niamh', 'Ciarán'],
+    familyNames: ['Ó Briain', 'Mac Giolla', "O'Sullivan", 'Murphy'],
   },
   {
     country: 'FR',
-    given: ['Chloé', 'Jean-Luc', 'Éloïse', 'François'],
-    family: ['Lefèvre', 'Dupont', 'Gauthier', "D'Arcy"],
+    givenNames: ['Chloé', 'Jean-Luc', 'Éloïse', 'François'],
+    familyNames: ['Lefèvre', 'Dupont', 'Gauthier', "D'Arcy"],
   },
   {
     country: 'DE',
-    given: ['Jürgen', 'Anna-Lena', 'Björn', 'Käthe'],
-    family: ['Groß', 'Müller', 'Schäfer', 'Weiß'],
+    givenNames: ['Jürgen', 'Anna-Lena', 'Björn', 'Käthe'],
+    familyNames: ['Groß', 'Müller', 'Schäfer', 'Weiß'],
   },
   {
     country: 'ES',
-    given: ['José', 'Gal·la', 'Núria', 'Iñigo'],
-    family: ['Núñez', 'Puig i Serra', 'Martínez', 'Ibáñez'],
+    givenNames: ['José', 'Gal·la', 'Núria', 'Iñigo'],
+    familyNames: ['Núñez', 'Puig i Serra', 'Martínez', 'Ibáñez'],
   },
   {
     country: 'PL',
-    given: ['Łukasz', 'Małgorzata', 'Wojciech', 'Zofia'],
-    family: ['Wiśniewski', 'Żak', 'Kowalczyk', 'Dąbrowska'],
+    givenNames: ['Łukasz', 'Małgorzata', 'Wojciech', 'Zofia'],
+    familyNames: ['Wiśniewski', 'Żak', 'Kowalczyk', 'Dąbrowska'],
   },
   {
     country: 'CZ',
-    given: ['Jiří', 'Tereza', 'Přemysl', 'Eliška'],
-    family: ['Dvořák', 'Novotná', 'Černý', 'Růžička'],
+    givenNames: ['Jiří', 'Tereza', 'Přemysl', 'Eliška'],
+    familyNames: ['Dvořák', 'Novotná', 'Černý', 'Růžička'],
   },
   {
     country: 'TR',
-    given: ['Çağla', 'İbrahim', 'Şule', 'Göktuğ'],
-    family: ['Öztürk', 'Yılmaz', 'Çelik', 'Şahin'],
+    givenNames: ['Çağla', 'İbrahim', 'Şule', 'Göktuğ'],
+    familyNames: ['Öztürk', 'Yılmaz', 'Çelik', 'Şahin'],
   },
   {
     country: 'VN',
-    given: ['Minh Khai', 'Thị Hoa', 'Văn Đức', 'Ngọc Ánh'],
-    family: ['Nguyễn', 'Trần', 'Lê', 'Phạm'],
+    givenNames: ['Minh Khai', 'Thị Hoa', 'Văn Đức', 'Ngọc Ánh'],
+    familyNames: ['Nguyễn', 'Trần', 'Lê', 'Phạm'],
     familyFirst: true,
   },
   {
     country: 'GR',
-    given: ['Νίκος', 'Ελένη', 'Γιώργος', 'Μαρία'],
-    family: ['Παπαδόπουλος', 'Καζαντζάκης', 'Οικονόμου', 'Γεωργίου'],
+    givenNames: ['Νίκος', 'Ελένη', 'Γιώργος', 'Μαρία'],
+    familyNames: ['Παπαδόπουλος', 'Καζαντζάκης', 'Οικονόμου', 'Γεωργίου'],
   },
   {
     country: 'UA',
-    given: ['Олена', 'Тарас', 'Ірина', 'Богдан'],
-    family: ['Шевченко', 'Коваленко', 'Бондар', 'Ткаченко'],
+    givenNames: ['Олена', 'Тарас', 'Ірина', 'Богдан'],
+    familyNames: ['Шевченко', 'Коваленко', 'Бондар', 'Ткаченко'],
   },
   {
     country: 'IL',
-    given: ['דוד', 'שרה', 'יוסף', 'מרים'],
-    family: ['כהן', 'לוי', 'מזרחי', 'בן דוד'],
+    givenNames: ['דוד', 'שרה', 'יוסף', 'מרים'],
+    familyNames: ['כהן', 'לוי', 'מזרחי', 'בן דוד'],
   },
   {
     country: 'AE',
-    given: ['محمد', 'فاطمة', 'أحمد', 'مريم'],
-    family: ['العلي', 'الهاشمي', 'بن راشد', 'المنصوري'],
+    givenNames: ['محمد', 'فاطمة', 'أحمد', 'مريم'],
+    familyNames: ['العلي', 'الهاشمي', 'بن راشد', 'المنصوري'],
   },
   {
     country: 'EG',
-    given: ['عمر', 'نور', 'يوسف', 'هدى'],
-    family: ['عبد الله', 'حسن', 'مصطفى', 'السيد'],
+    givenNames: ['عمر', 'نور', 'يوسف', 'هدى'],
+    familyNames: ['عبد الله', 'حسن', 'مصطفى', 'السيد'],
   },
   {
     country: 'IN',
-    given: ['अनुष्का', 'राहुल', 'प्रिया', 'विक्रम'],
-    family: ['शर्मा', 'वर्मा', 'गुप्ता', 'सिंह'],
+    givenNames: ['अनुष्का', 'राहुल', 'प्रिया', 'विक्रम'],
+    familyNames: ['शर्मा', 'वर्मा', 'गुप्ता', 'सिंह'],
   },
   {
     country: 'CN',
-    given: ['小明', '秀英', '伟', '静'],
-    family: ['王', '李', '张', '刘'],
+    givenNames: ['小明', '秀英', '伟', '静'],
+    familyNames: ['王', '李', '张', '刘'],
     familyFirst: true,
     joined: true,
   },
   {
     country: 'JP',
-    given: ['花子', '太郎', '美咲', '翔太'],
-    family: ['佐藤', '鈴木', '高橋', '田中'],
+    givenNames: ['花子', '太郎', '美咲', '翔太'],
+    familyNames: ['佐藤', '鈴木', '高橋', '田中'],
     familyFirst: true,
     joined: true,
   },
   {
     country: 'KR',
-    given: ['민준', '서연', '지호', '하은'],
-    family: ['김', '이', '박', '최'],
+    givenNames: ['민준', '서연', '지호', '하은'],
+    familyNames: ['김', '이', '박', '최'],
     familyFirst: true,
     joined: true,
   },
   {
     country: 'TH',
-    given: ['สมชาย', 'สมหญิง', 'ประเสริฐ', 'มาลี'],
-    family: ['ใจดี', 'ศรีสุข', 'วงศ์ไทย', 'บุญมา'],
+    givenNames: ['สมชาย', 'สมหญิง', 'ประเสริฐ', 'มาลี'],
+    familyNames: ['ใจดี', 'ศรีสุข', 'วงศ์ไทย', 'บุญมา'],
   },
   {
     country: 'US',
-    given: ['Kalani', 'Mele', 'James', 'Ashley'],
-    family: ['Kaʻahumanu', 'Nāone', 'Johnson', 'García'],
+    givenNames: ['Kalani', 'Mele', 'James', 'Ashley'],
+    familyNames: ['Kaʻahumanu', 'Nāone', 'Johnson', 'García'],
   },
   {
     country: 'NZ',
-    given: ['Aroha', 'Tāne', 'Mereana', 'Wiremu'],
-    family: ['Ngata', 'Te Whiti', 'Pōmare', 'Walker'],
+    givenNames: ['Aroha', 'Tāne', 'Mereana', 'Wiremu'],
+    familyNames: ['Ngata', 'Te Whiti', 'Pōmare', 'Walker'],
   },
   {
     country: 'BR',
-    given: ['João', 'Conceição', 'Luíza', 'Antônio'],
-    family: ['da Silva', 'Gonçalves', 'Araújo', 'Magalhães'],
+    givenNames: ['João', 'Conceição', 'Luíza', 'Antônio'],
+    familyNames: ['da Silva', 'Gonçalves', 'Araújo', 'Magalhães'],
   },
   {
     country: 'KE',
-    given: ['Wanjiru', 'Otieno', 'Achieng', 'Kipchoge'],
-    family: ['Kamau', 'Odhiambo', 'Mwangi', 'Wafula'],
+    givenNames: ['Wanjiru', 'Otieno', 'Achieng', 'Kipchoge'],
+    familyNames: ['Kamau', 'Odhiambo', 'Mwangi', 'Wafula'],
   },
   {
     country: 'NG',
-    given: ['Chukwuemeka', 'Ngozi', 'Oluwaseun', 'Aisha'],
-    family: ['Okafor', 'Adeyemi', 'Balogun', 'Bello'],
+    givenNames: ['Chukwuemeka', 'Ngozi', 'Oluwaseun', 'Aisha'],
+    familyNames: ['Okafor', 'Adeyemi', 'Balogun', 'Bello'],
   },
   {
     country: 'IR',
-    given: ['علی', 'زهرا', 'رضا', 'نرگس'],
-    family: ['محمدی', 'حسینی', 'رضایی', 'کریمی'],
+    givenNames: ['علی', 'زهرا', 'رضا', 'نرگس'],
+    familyNames: ['محمدی', 'حسینی', 'رضایی', 'کریمی'],
   },
   {
     country: 'SE',
-    given: ['Åsa', 'Björn', 'Märta', 'Östen'],
-    family: ['Lindström', 'Åkesson', 'Söderberg', 'Nyström'],
+    givenNames: ['Åsa', 'Björn', 'Märta', 'Östen'],
+    familyNames: ['Lindström', 'Åkesson', 'Söderberg', 'Nyström'],
   },
 ];
 
@@ -198,9 +198,9 @@ function phoneFor(country: CountryCode): string {
 }
 
 function nameFor(locale: Locale): string {
-  const given = pick(locale.given);
-  const family = pick(locale.family);
-  const parts = locale.familyFirst ? [family, given] : [given, family];
+  const givenName = pick(locale.givenNames);
+  const familyName = pick(locale.familyNames);
+  const parts = locale.familyFirst ? [familyName, givenName] : [givenName, familyName];
   return locale.joined ? parts.join('') : parts.join(' ');
 }
 

@@ -350,10 +350,10 @@ reading('decodes a percent-encoded id', async ({ client, url }) => {
 reading('ignores a trailing slash', async ({ client, url }) => {
   const created = await client.applications.create.mutate(applicationInput());
 
-  const one = await http(url, 'GET', `${API}/applications/${created.id}/`);
+  const single = await http(url, 'GET', `${API}/applications/${created.id}/`);
   const list = await http(url, 'GET', `${API}/applications/?limit=1`);
 
-  assert.is(one.status, 200);
+  assert.is(single.status, 200);
   assert.is(list.status, 200);
   assert.is(list.body.items.length, 1);
 });
@@ -384,13 +384,13 @@ reading('finds an upper-case id and its events', async ({ client, url }) => {
   const created = await client.applications.create.mutate(applicationInput());
   const upper = created.id.toUpperCase();
 
-  const one = await http(url, 'GET', `${API}/applications/${upper}`);
+  const found = await http(url, 'GET', `${API}/applications/${upper}`);
   const events = await eventually(async () => {
     const page = await http(url, 'GET', `${API}/applications/${upper}/audit-events`);
     return page.body.items.length > 0 ? page.body.items : undefined;
   });
 
-  assert.is(one.body.id, created.id);
+  assert.is(found.body.id, created.id);
   assert.is(events[0].applicationId, created.id);
 });
 

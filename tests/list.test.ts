@@ -98,21 +98,21 @@ list('filters by risk level over REST', async ({ url, since, ids }) => {
 });
 
 list('accepts one value or repeated keys for an array', async ({ url, since }) => {
-  const one = await http(
+  const singleValue = await http(
     url,
     'GET',
     `${API}/applications?country=NZ&status=submitted&createdFrom=${encodeURIComponent(since)}`,
   );
-  const two = await http(
+  const repeatedKeys = await http(
     url,
     'GET',
     `${API}/applications?country=NZ&country=GB&status=submitted&status=approved&createdFrom=${encodeURIComponent(since)}`,
   );
 
-  assert.is(one.status, 200);
-  assert.is(one.body.items.length, 7);
-  assert.is(two.status, 200);
-  assert.ok(two.body.items.length >= 7);
+  assert.is(singleValue.status, 200);
+  assert.is(singleValue.body.items.length, 7);
+  assert.is(repeatedKeys.status, 200);
+  assert.ok(repeatedKeys.body.items.length >= 7);
 });
 
 list('reads booleans from the query string', async ({ url, since }) => {

@@ -89,15 +89,15 @@ httpErrors('returns 404 for an unknown route', async ({ url }) => {
 });
 
 httpErrors('makes its own request id', async ({ url }) => {
-  const given = await http(url, 'GET', `${API}/applications/not-a-uuid`, {
+  const withClientId = await http(url, 'GET', `${API}/applications/not-a-uuid`, {
     headers: { 'x-request-id': 'operator:admin' },
   });
-  const made = await http(url, 'GET', `${API}/applications?limit=1`);
+  const withoutClientId = await http(url, 'GET', `${API}/applications?limit=1`);
 
-  const id = given.headers.get('x-request-id') ?? '';
+  const id = withClientId.headers.get('x-request-id') ?? '';
   assert.match(id, /^[0-9a-f-]{36}$/);
-  assert.is(given.body.data.requestId, id);
-  assert.match(made.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
+  assert.is(withClientId.body.data.requestId, id);
+  assert.match(withoutClientId.headers.get('x-request-id') ?? '', /^[0-9a-f-]{36}$/);
 });
 
 httpErrors('returns 415 before reading a multipart body', async ({ url }) => {

@@ -189,8 +189,8 @@ export function normalizeDocumentNumber(input: string): Normalized<NormalizedDoc
  * these images must check the resolved address itself.
  */
 const HOST_NAME = /^([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$/;
-/** An IPv6 literal in brackets, or the dotted-decimal form the URL parser makes of IPv4. */
-const IP_LITERAL = /^\[[0-9a-f:.]+\]$|^[0-9.]+$/;
+/** An IPv6 literal; the URL parser keeps its brackets in `hostname`. */
+const IPV6_LITERAL = /^\[[0-9a-f:.]+\]$/;
 const DOT_SEGMENT = /\/(\.|%2e){1,2}(\/|$|\?|#)/i;
 
 export function normalizeImageUrl(input: string): Normalized<string> {
@@ -211,7 +211,7 @@ export function normalizeImageUrl(input: string): Normalized<string> {
   }
 
   if (!/^https:\/\/[^/]/i.test(trimmed)) return invalid('must have a host after "https://"');
-  if (isIP(url.hostname) || IP_LITERAL.test(url.hostname)) {
+  if (isIP(url.hostname) || IPV6_LITERAL.test(url.hostname)) {
     return invalid('must use a host name, not an IP address');
   }
   if (!HOST_NAME.test(url.hostname) || !hasValidPunycode(url.hostname)) {

@@ -162,9 +162,12 @@ export class ApplicationService {
   }
 
   private duplicateReference(reference: string, existingId: string | null, cause?: unknown) {
-    const which = existingId ? ` (${existingId})` : '';
-    return conflict(`An application with externalReference "${reference}" already exists${which}`, {
-      cause,
-    });
+    const existing = existingId ? ` (${existingId})` : '';
+    return conflict(
+      `An application with externalReference "${reference}" already exists${existing}`,
+      {
+        cause,
+      },
+    );
   }
 }

@@ -20,8 +20,8 @@ export interface FieldIssue {
   message: string;
 }
 
-export const notFound = (what: string, id: string) =>
-  new DomainError('not_found', `${what} ${id} was not found`);
+export const notFound = (entity: string, id: string) =>
+  new DomainError('not_found', `${entity} ${id} was not found`);
 
 export const conflict = (message: string, options?: ErrorOptions) =>
   new DomainError('conflict', message, [], options);

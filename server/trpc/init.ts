@@ -31,10 +31,10 @@ const t = initTRPC
   });
 
 /**
- * Picks the message a client receives. Validation errors get a fixed one (the fields are in
- * `issues`). Outside production every other message passes through; in production only
- * messages of the project's own errors do, because tRPC and superjson report unreadable
- * input with JavaScript error text.
+ * Picks the message a client receives. Validation errors get a fixed one, because the fields
+ * are in `issues`. Outside production every other message passes through. In production,
+ * 400s without field issues get a fixed message too, because tRPC and superjson report
+ * unreadable input with JavaScript error text.
  */
 function clientMessage(code: string, hasIssues: boolean, expose: boolean, message: string): string {
   if (hasIssues && code === 'BAD_REQUEST') return 'Input validation failed';
