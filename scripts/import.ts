@@ -9,6 +9,7 @@ import { AuditRelay } from '../server/audit/relay.ts';
 import { ConfigError, loadConfig, loadEnvFileIfPresent } from '../server/config.ts';
 import { openMongo } from '../server/db/mongo.ts';
 import { openPostgres } from '../server/db/postgres.ts';
+import { reviewSettings } from '../server/review/settings.ts';
 import { createLogger, safeError } from '../server/shared/log.ts';
 
 const file = process.argv[2];
@@ -62,7 +63,8 @@ try {
   const summary = await importRows(
     readRows(file),
     postgres,
-    { id: `import:${basename(file)}`.slice(0, 128), requestId: runId },
+    { id: `import:${basename(file)}`.slice(0, 128), kind: 'client', requestId: runId },
+    reviewSettings(config),
     { concurrency: 4, onOutcome: report },
   );
   const seconds = summary.durationMs / 1000;

@@ -12,6 +12,16 @@ const mongoUrl = z.url({
   error: 'must be a mongodb:// or mongodb+srv:// URL',
 });
 
+const hours = (fallback: number) =>
+  z.preprocess(
+    emptyAsUnset,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .positive('must be more than 0')
+      .max(24 * 365, 'must be at most 8760 (a year)')
+      .default(fallback),
+  );
+
 const envSchema = z.object({
   DATABASE_URL: z.preprocess(emptyAsUnset, postgresUrl),
   MONGO_URI: z.preprocess(emptyAsUnset, mongoUrl),
@@ -53,6 +63,27 @@ const envSchema = z.object({
     emptyAsUnset,
     z.enum(['development', 'production', 'test']).default('development'),
   ),
+  REVIEW_DUE_HOURS_LOW: hours(24),
+  REVIEW_DUE_HOURS_MEDIUM: hours(48),
+  REVIEW_DUE_HOURS_HIGH: hours(72),
+  RESUBMISSION_LIMIT: z.preprocess(
+    emptyAsUnset,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(0, 'must be between 0 and 20')
+      .max(20, 'must be between 0 and 20')
+      .default(3),
+  ),
+  RESUBMISSION_EXPIRY_DAYS: z.preprocess(
+    emptyAsUnset,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(1, 'must be between 1 and 365')
+      .max(365, 'must be between 1 and 365')
+      .default(30),
+  ),
 });
 
 export type Config = z.infer<typeof envSchema>;
@@ -66,6 +97,13 @@ const hints: Record<keyof Config, string> = {
   PORT: 'Set it to a TCP port, or unset it for 8080.',
   LOG_LEVEL: 'Use one of fatal, error, warn, info, debug, trace, silent.',
   NODE_ENV: 'Use one of development, production, test.',
+  REVIEW_DUE_HOURS_LOW: 'Set it to the review target for low risk in hours, or unset it for 24.',
+  REVIEW_DUE_HOURS_MEDIUM:
+    'Set it to the review target for medium risk in hours, or unset it for 48.',
+  REVIEW_DUE_HOURS_HIGH: 'Set it to the review target for high risk in hours, or unset it for 72.',
+  RESUBMISSION_LIMIT:
+    'Set it to how many resubmissions one application may have, or unset it for 3.',
+  RESUBMISSION_EXPIRY_DAYS: 'Set it to the days an applicant has to resubmit, or unset it for 30.',
 };
 
 export class ConfigError extends Error {

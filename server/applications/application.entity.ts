@@ -1,6 +1,6 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { DOCUMENT_TYPES, RISK_LEVELS, type RiskFactor } from '../risk/score.ts';
-import { APPLICATION_STATUSES } from './status.ts';
+import { APPLICATION_STATUSES, OPEN_STATUS_SQL } from './status.ts';
 
 export const ApplicationSchema = defineEntity({
   name: 'Application',
@@ -10,6 +10,8 @@ export const ApplicationSchema = defineEntity({
     externalReference: p.string().length(128).unique('applications_external_reference_unique'),
     status: p.enum(APPLICATION_STATUSES),
     fullName: p.string().length(200),
+    /** The name folded for search: decomposed, marks removed, lower-cased. */
+    searchName: p.text(),
     email: p.string().length(254),
     /** Lower-cased email, the form duplicates are compared in. */
     emailLookup: p.string().length(254).index('applications_email_lookup_index'),
@@ -22,11 +24,22 @@ export const ApplicationSchema = defineEntity({
     documentIssuingCountry: p.string().length(2),
     documentImageUrl: p.string().length(2048),
     riskScore: p.smallint(),
+    /** The level in effect: the computed one, or an override confirmed by a second operator. */
     riskLevel: p.enum(RISK_LEVELS),
+    /** The level the score gives. */
+    computedRiskLevel: p.enum(RISK_LEVELS),
     riskFactors: p.json<RiskFactor[]>(),
     riskRulesetVersion: p.string().length(64),
     /** Set at intake when another application has the same email or document. */
     possibleDuplicate: p.boolean(),
+    /** Operator working on the application, or null while it is in the unassigned pool. */
+    assigneeId: p.string().length(128).nullable(),
+    assignedAt: p.datetime().nullable(),
+    /** Time of the latest submission: intake, or the newest resubmission. */
+    submittedAt: p.datetime(),
+    /** Service-level target: the latest submission plus the target of its risk level. */
+    dueAt: p.datetime(),
+    resubmissionCount: p.smallint(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     version: p.integer().version(),
@@ -49,6 +62,40 @@ export const ApplicationSchema = defineEntity({
     {
       name: 'applications_document_index',
       properties: ['documentType', 'documentIssuingCountry', 'documentNumberComparable'],
+    },
+    // Search by document number alone, whatever its type and issuer.
+    {
+      name: 'applications_document_number_index',
+      properties: ['documentNumberComparable'],
+    },
+    // The queue reads open applications only. Partial indexes keep decided ones, which pile up
+    // over the years, out of its way: each sort order walks one of these.
+    // Also covers the dashboard counts, which read status, risk level and due time.
+    {
+      name: 'applications_open_due_index',
+      properties: ['dueAt', 'id'],
+      include: ['status', 'riskLevel'],
+      where: OPEN_STATUS_SQL,
+    },
+    {
+      name: 'applications_open_assignee_due_index',
+      properties: ['assigneeId', 'dueAt', 'id'],
+      where: OPEN_STATUS_SQL,
+    },
+    // Highest score first as an ascending key, so keyset pages compare whole rows.
+    {
+      name: 'applications_open_risk_index',
+      expression: `create index "applications_open_risk_index" on "applications" ((100 - risk_score), "due_at", "id") where ${OPEN_STATUS_SQL}`,
+    },
+    {
+      name: 'applications_open_created_index',
+      properties: ['createdAt', 'id'],
+      where: OPEN_STATUS_SQL,
+    },
+    {
+      name: 'applications_search_name_index',
+      expression:
+        'create index "applications_search_name_index" on "applications" using gin ("search_name" gin_trgm_ops)',
     },
   ],
 });

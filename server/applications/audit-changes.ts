@@ -6,7 +6,7 @@ import type { Application } from './application.entity.ts';
  * only that the field changed, and `omit` leaves it out. The table is typed over every field,
  * so a field added to the entity does not compile until it is classified here.
  */
-type ApplicationField = Extract<keyof Application, string>;
+export type ApplicationField = Extract<keyof Application, string>;
 
 const AUDIT_CLASSIFICATION: Record<ApplicationField, 'value' | 'name' | 'omit'> = {
   id: 'omit', // the event's applicationId
@@ -14,6 +14,13 @@ const AUDIT_CLASSIFICATION: Record<ApplicationField, 'value' | 'name' | 'omit'> 
   documentType: 'value',
   riskScore: 'value',
   riskLevel: 'value',
+  computedRiskLevel: 'value',
+  // Operator ids name staff, not applicants.
+  assigneeId: 'value',
+  assignedAt: 'value',
+  submittedAt: 'value',
+  dueAt: 'value',
+  resubmissionCount: 'value',
   riskRulesetVersion: 'value',
   possibleDuplicate: 'value',
   version: 'value',
@@ -31,20 +38,29 @@ const AUDIT_CLASSIFICATION: Record<ApplicationField, 'value' | 'name' | 'omit'> 
   // Derived from email and documentNumber, which are recorded by name already.
   emailLookup: 'omit',
   documentNumberComparable: 'omit',
+  searchName: 'omit',
   // The event's occurredAt.
   createdAt: 'omit',
   updatedAt: 'omit',
 };
 
-export function auditChangesOfCreation(application: Application): AuditChange[] {
+const toAuditValue = (value: unknown): AuditChange['value'] =>
+  value instanceof Date ? value.toISOString() : (value as AuditChange['value']);
+
+/** The audit record of `fields` of an application, each by value or by name as classified. */
+export function auditChangesOf(
+  application: Application,
+  fields: readonly ApplicationField[],
+): AuditChange[] {
   const changes: AuditChange[] = [];
-  for (const [field, kind] of Object.entries(AUDIT_CLASSIFICATION) as [
-    ApplicationField,
-    string,
-  ][]) {
-    if (kind === 'value')
-      changes.push({ field, value: application[field] as AuditChange['value'] });
+  for (const field of fields) {
+    const kind = AUDIT_CLASSIFICATION[field];
+    if (kind === 'value') changes.push({ field, value: toAuditValue(application[field]) });
     else if (kind === 'name') changes.push({ field });
   }
   return changes;
+}
+
+export function auditChangesOfCreation(application: Application): AuditChange[] {
+  return auditChangesOf(application, Object.keys(AUDIT_CLASSIFICATION) as ApplicationField[]);
 }

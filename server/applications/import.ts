@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { parse } from 'csv-parse';
+import type { ReviewSettings } from '../review/settings.ts';
 import type { Actor } from '../shared/actor.ts';
 import { DomainError } from '../shared/errors.ts';
 import { createApplicationInput } from './schemas.ts';
@@ -129,6 +130,7 @@ export async function importRows(
   rows: AsyncIterable<SourceRow>,
   postgres: MikroORM,
   actor: Actor,
+  settings: ReviewSettings,
   options: { concurrency?: number; onOutcome?: (outcome: RowOutcome) => void } = {},
 ): Promise<ImportSummary> {
   const started = Date.now();
@@ -148,7 +150,7 @@ export async function importRows(
       return { line: row.line, result: 'rejected', reasons };
     }
     try {
-      const application = await new ApplicationService(postgres.em.fork(), actor).create(
+      const application = await new ApplicationService(postgres.em.fork(), actor, settings).create(
         parsed.data,
       );
       return { line: row.line, result: 'imported', id: application.id };

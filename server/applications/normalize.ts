@@ -245,3 +245,12 @@ export function normalizeExternalReference(input: string): Normalized<string> {
   }
   return valid(reference);
 }
+
+/**
+ * Folds text for search: compatibility decomposition, combining marks removed, lower case,
+ * whitespace collapsed. "José Ñúñez" and "jose nunez" fold to the same form. Scripts without
+ * a Latin form are kept as they are.
+ */
+export function searchForm(input: string): string {
+  return input.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/gu, ' ').trim();
+}

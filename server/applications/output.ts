@@ -1,6 +1,18 @@
+import type { Decision } from '../review/decision.entity.ts';
+import { toDecisionOutput } from '../review/decision-output.ts';
+import type { ReviewSettings } from '../review/settings.ts';
 import type { Application } from './application.entity.ts';
+import { isOpenStatus } from './status.ts';
 
-export function toApplicationOutput(application: Application) {
+const isBreached = (application: Application, now: Date) =>
+  isOpenStatus(application.status) && application.dueAt.getTime() < now.getTime();
+
+export function toApplicationOutput(
+  application: Application,
+  decision: Decision | null,
+  settings: ReviewSettings,
+  now = new Date(),
+) {
   return {
     id: application.id,
     externalReference: application.externalReference,
@@ -21,8 +33,20 @@ export function toApplicationOutput(application: Application) {
     risk: {
       score: application.riskScore,
       level: application.riskLevel,
+      computedLevel: application.computedRiskLevel,
+      overridden: application.riskLevel !== application.computedRiskLevel,
       rulesetVersion: application.riskRulesetVersion,
       factors: application.riskFactors,
+    },
+    review: {
+      assigneeId: application.assigneeId ?? null,
+      assignedAt: application.assignedAt ?? null,
+      submittedAt: application.submittedAt,
+      dueAt: application.dueAt,
+      breached: isBreached(application, now),
+      resubmissionCount: application.resubmissionCount,
+      resubmissionsLeft: Math.max(0, settings.resubmissionLimit - application.resubmissionCount),
+      decision: decision ? toDecisionOutput(decision) : null,
     },
     possibleDuplicate: application.possibleDuplicate,
     createdAt: application.createdAt,
@@ -44,5 +68,16 @@ export function toApplicationSummary(application: Application) {
     possibleDuplicate: application.possibleDuplicate,
     createdAt: application.createdAt,
     updatedAt: application.updatedAt,
+  };
+}
+
+export function toQueueItem(application: Application, now = new Date()) {
+  return {
+    ...toApplicationSummary(application),
+    assigneeId: application.assigneeId ?? null,
+    submittedAt: application.submittedAt,
+    dueAt: application.dueAt,
+    breached: isBreached(application, now),
+    resubmissionCount: application.resubmissionCount,
   };
 }

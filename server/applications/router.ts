@@ -1,5 +1,8 @@
 import { listApplicationAuditEventsInput, listAuditEventsOutput } from '../audit/schemas.ts';
 import { AuditService, toAuditEventOutput } from '../audit/service.ts';
+import { applicationResponse } from '../review/router.ts';
+import { resubmitInput, versionInput } from '../review/schemas.ts';
+import { ReviewService } from '../review/service.ts';
 import { publicProcedure, router } from '../trpc/init.ts';
 import { toApplicationOutput, toApplicationSummary } from './output.ts';
 import {
@@ -45,13 +48,13 @@ export const applicationsRouter = router({
     .input(createApplicationInput)
     .output(applicationOutput)
     .mutation(async ({ ctx, input }) => {
-      const application = await new ApplicationService(ctx.em, ctx.actor).create(input);
+      const application = await new ApplicationService(ctx.em, ctx.actor, ctx.review).create(input);
       ctx.relay.nudge();
       ctx.log.info(
         { applicationId: application.id, riskLevel: application.riskLevel },
         'application created',
       );
-      return toApplicationOutput(application);
+      return toApplicationOutput(application, null, ctx.review);
     }),
 
   get: publicProcedure
@@ -67,8 +70,8 @@ export const applicationsRouter = router({
     .input(getApplicationInput)
     .output(applicationOutput)
     .query(async ({ ctx, input }) => {
-      const application = await new ApplicationService(ctx.em, ctx.actor).get(input.id);
-      return toApplicationOutput(application);
+      const application = await new ApplicationService(ctx.em, ctx.actor, ctx.review).get(input.id);
+      return applicationResponse(ctx, application);
     }),
 
   list: publicProcedure
@@ -89,8 +92,70 @@ export const applicationsRouter = router({
     .input(listApplicationsInput)
     .output(listApplicationsOutput)
     .query(async ({ ctx, input }) => {
-      const page = await new ApplicationService(ctx.em, ctx.actor).list(input);
+      const page = await new ApplicationService(ctx.em, ctx.actor, ctx.review).list(input);
       return { items: page.items.map(toApplicationSummary), nextCursor: page.nextCursor };
+    }),
+
+  resubmit: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/applications/{id}/resubmit',
+        tags: TAGS,
+        summary: 'Resubmit corrected data',
+        description:
+          'After a resubmission request, or a rejection that allows a retry. The data it replaces is kept as an earlier attempt; the new data is scored again and gets a new due time.',
+        protect: false,
+        successDescription: 'The application after the resubmission',
+        errorResponses: {
+          400: 'Invalid input, each bad field named',
+          404: 'Not found',
+          409: 'Stale version, a status that takes no resubmission, or no resubmissions left',
+          500: 'Unexpected error',
+          503: 'PostgreSQL is unavailable',
+        },
+      },
+    })
+    .input(resubmitInput)
+    .output(applicationOutput)
+    .mutation(async ({ ctx, input }) => {
+      const { id, version, ...data } = input;
+      const application = await new ReviewService(ctx.em, ctx.actor, ctx.review).resubmit(
+        id,
+        version,
+        data,
+      );
+      ctx.relay.nudge();
+      return applicationResponse(ctx, application);
+    }),
+
+  withdraw: publicProcedure
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/applications/{id}/withdraw',
+        tags: TAGS,
+        summary: 'Withdraw an open application',
+        protect: false,
+        successDescription: 'The withdrawn application',
+        errorResponses: {
+          400: 'Invalid input',
+          404: 'Not found',
+          409: 'Stale version, or the application is already final',
+          500: 'Unexpected error',
+          503: 'PostgreSQL is unavailable',
+        },
+      },
+    })
+    .input(versionInput)
+    .output(applicationOutput)
+    .mutation(async ({ ctx, input }) => {
+      const application = await new ReviewService(ctx.em, ctx.actor, ctx.review).withdraw(
+        input.id,
+        input.version,
+      );
+      ctx.relay.nudge();
+      return applicationResponse(ctx, application);
     }),
 
   auditEvents: publicProcedure
@@ -107,7 +172,7 @@ export const applicationsRouter = router({
     .input(listApplicationAuditEventsInput)
     .output(listAuditEventsOutput)
     .query(async ({ ctx, input }) => {
-      await new ApplicationService(ctx.em, ctx.actor).get(input.id);
+      await new ApplicationService(ctx.em, ctx.actor, ctx.review).get(input.id);
       const { id, ...page } = input;
       const events = await new AuditService(ctx.auditEm).list({ ...page, applicationId: id });
       return { items: events.items.map(toAuditEventOutput), nextCursor: events.nextCursor };

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { decisionOutput } from '../review/decision-output.ts';
 import { DOCUMENT_TYPES, RISK_LEVELS } from '../risk/score.ts';
 import { normalizeCountry } from '../shared/country.ts';
 import { queryArray, queryBoolean, queryDateTime, queryInt } from '../shared/query-params.ts';
@@ -122,8 +123,27 @@ export const applicationOutput = z
     risk: z.object({
       score: z.number().int().min(0).max(100),
       level: riskLevel,
+      computedLevel: riskLevel.meta({ description: 'Level the score gives' }),
+      overridden: z
+        .boolean()
+        .meta({ description: 'true when a confirmed override replaced the computed level' }),
       rulesetVersion: z.string(),
       factors: z.array(riskFactorOutput),
+    }),
+    review: z.object({
+      assigneeId: z.string().nullable().meta({ description: 'Operator working on it, or null' }),
+      assignedAt: dateTimeOutput().nullable(),
+      submittedAt: dateTimeOutput().meta({ description: 'Latest submission or resubmission' }),
+      dueAt: dateTimeOutput().meta({
+        description:
+          'Review due time; while the applicant is asked to resubmit, the resubmission deadline',
+      }),
+      breached: z.boolean().meta({ description: 'Past its due time and still open' }),
+      resubmissionCount: z.number().int(),
+      resubmissionsLeft: z.number().int(),
+      decision: decisionOutput
+        .nullable()
+        .meta({ description: 'The latest decision, whatever its state' }),
     }),
     possibleDuplicate: z
       .boolean()

@@ -2,13 +2,16 @@ import { type EntityManager, UniqueConstraintViolationException } from '@mikro-o
 import { uuidv7 } from 'uuidv7';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/outbox.ts';
-import { assessIntakeRisk } from '../risk/score.ts';
+import { recordSubmission } from '../review/lifecycle.ts';
+import { dueTime, type ReviewSettings } from '../review/settings.ts';
+import { assessIntakeRisk, type RiskAssessment } from '../risk/score.ts';
 import type { Actor } from '../shared/actor.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
 import { conflict, notFound } from '../shared/errors.ts';
 import { storableDate } from '../shared/query-params.ts';
 import { type Application, ApplicationSchema } from './application.entity.ts';
 import { auditChangesOfCreation } from './audit-changes.ts';
+import { searchForm } from './normalize.ts';
 import {
   type CreateApplicationInput,
   type ListApplicationsInput,
@@ -31,6 +34,52 @@ const listCursor = z.tuple([
 const isListCursor = (values: unknown[]): values is [string, string] =>
   listCursor.safeParse(values).success;
 
+/** The applicant and document data of one submission: intake or a resubmission. */
+export type SubmissionData = Pick<CreateApplicationInput, 'applicant' | 'document'>;
+
+/**
+ * Scores a submission and looks for other applications with the same email or document;
+ * `excludeId` leaves out the application being resubmitted.
+ */
+export async function assessSubmission(
+  tx: EntityManager,
+  input: SubmissionData,
+  excludeId?: string,
+): Promise<{ risk: RiskAssessment; possibleDuplicate: boolean }> {
+  // Concurrent submissions with the same email or document would not see each other's rows
+  // under READ COMMITTED; these locks, held until commit, make them take turns. Sorted so
+  // that two transactions always take them in the same order.
+  const lockKeys = [
+    `application-email:${input.applicant.email.lookup}`,
+    `application-document:${input.document.type}:${input.document.issuingCountry}:${input.document.number.comparable}`,
+  ].sort();
+  for (const key of lockKeys) {
+    await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
+  }
+
+  const others = excludeId ? { id: { $ne: excludeId } } : {};
+  const duplicateEmailCount = await tx.count(ApplicationSchema, {
+    emailLookup: input.applicant.email.lookup,
+    ...others,
+  });
+  const duplicateDocumentCount = await tx.count(ApplicationSchema, {
+    documentType: input.document.type,
+    documentIssuingCountry: input.document.issuingCountry,
+    documentNumberComparable: input.document.number.comparable,
+    ...others,
+  });
+  const risk = assessIntakeRisk({
+    country: input.applicant.country,
+    emailLookup: input.applicant.email.lookup,
+    phoneE164: input.applicant.phone,
+    documentType: input.document.type,
+    documentIssuingCountry: input.document.issuingCountry,
+    duplicateEmailCount,
+    duplicateDocumentCount,
+  });
+  return { risk, possibleDuplicate: duplicateEmailCount + duplicateDocumentCount > 0 };
+}
+
 /**
  * Creates, reads and lists applications on a request's EntityManager fork. Every change is
  * written with its audit event in one transaction.
@@ -39,6 +88,7 @@ export class ApplicationService {
   constructor(
     private readonly em: EntityManager,
     private readonly actor: Actor,
+    private readonly settings: ReviewSettings,
   ) {}
 
   /** Validated, normalised input in; the stored application out. */
@@ -52,35 +102,7 @@ export class ApplicationService {
         );
         if (existing) throw this.duplicateReference(input.externalReference, existing.id);
 
-        // Concurrent submissions with the same email or document would not see each other's
-        // rows under READ COMMITTED; these locks, held until commit, make them take turns.
-        // Sorted so that two transactions always take them in the same order.
-        const lockKeys = [
-          `application-email:${input.applicant.email.lookup}`,
-          `application-document:${input.document.type}:${input.document.issuingCountry}:${input.document.number.comparable}`,
-        ].sort();
-        for (const key of lockKeys) {
-          await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
-        }
-
-        const duplicateEmailCount = await tx.count(ApplicationSchema, {
-          emailLookup: input.applicant.email.lookup,
-        });
-        const duplicateDocumentCount = await tx.count(ApplicationSchema, {
-          documentType: input.document.type,
-          documentIssuingCountry: input.document.issuingCountry,
-          documentNumberComparable: input.document.number.comparable,
-        });
-        const risk = assessIntakeRisk({
-          country: input.applicant.country,
-          emailLookup: input.applicant.email.lookup,
-          phoneE164: input.applicant.phone,
-          documentType: input.document.type,
-          documentIssuingCountry: input.document.issuingCountry,
-          duplicateEmailCount,
-          duplicateDocumentCount,
-        });
-
+        const { risk, possibleDuplicate } = await assessSubmission(tx, input);
         const now = new Date();
         const application = tx.create(ApplicationSchema, {
           id: uuidv7(),
@@ -98,13 +120,21 @@ export class ApplicationService {
           documentImageUrl: input.document.imageUrl,
           riskScore: risk.score,
           riskLevel: risk.level,
+          computedRiskLevel: risk.level,
           riskFactors: risk.factors,
           riskRulesetVersion: risk.rulesetVersion,
-          possibleDuplicate: duplicateEmailCount + duplicateDocumentCount > 0,
+          possibleDuplicate,
+          searchName: searchForm(input.applicant.fullName),
+          assigneeId: null,
+          assignedAt: null,
+          submittedAt: now,
+          dueAt: dueTime(now, risk.level, this.settings),
+          resubmissionCount: 0,
           createdAt: now,
           updatedAt: now,
           version: 1,
         });
+        recordSubmission(tx, application, this.actor, now);
         recordAuditEvent(tx, this.actor, {
           applicationId: application.id,
           action: 'application.created',

@@ -2,8 +2,17 @@ import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
 import { ApplicationSchema } from '../applications/application.entity.ts';
 import { OutboxEventSchema } from '../audit/outbox.entity.ts';
+import { DecisionSchema } from '../review/decision.entity.ts';
+import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
 
-export const POSTGRES_ENTITIES = [ApplicationSchema, OutboxEventSchema];
+export const POSTGRES_ENTITIES = [
+  ApplicationSchema,
+  OutboxEventSchema,
+  DecisionSchema,
+  StatusChangeSchema,
+  NoteSchema,
+  AttemptSchema,
+];
 
 const migrationsPath = new URL('../../migrations', import.meta.url).pathname;
 

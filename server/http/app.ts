@@ -2,6 +2,7 @@ import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import { type FastifyRequest, fastify } from 'fastify';
 import { appRouter } from '../router.ts';
 import { safeError } from '../shared/log.ts';
+import { DEV_OPERATOR_HEADER } from '../trpc/actor.ts';
 import { type AppServices, createContext } from '../trpc/context.ts';
 import { registerDocs } from './docs.ts';
 import { sendError } from './error-body.ts';
@@ -54,7 +55,9 @@ export function buildApp(services: AppServices) {
   });
 
   const contextFor = (request: FastifyRequest) =>
-    createContext(services, request.id, log.child({ requestId: request.id }));
+    createContext(services, request.id, log.child({ requestId: request.id }), {
+      devOperator: request.headers[DEV_OPERATOR_HEADER],
+    });
 
   const reportError = ({ error, path, ctx }: ProcedureError) => {
     const fields = {

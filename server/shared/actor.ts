@@ -1,8 +1,22 @@
-/** The operator or API key behind a request, recorded on every audit event. */
+/** The operator or client behind a request, recorded on every audit event. */
 export interface Actor {
-  /** Operator or API key id; "anonymous" until authentication exists. */
+  /** Operator id, client id, or "anonymous" for a caller without credentials. */
   id: string;
+  /** `operator` for a person in the back office, `client` for a submitting system. */
+  kind: 'operator' | 'client';
   requestId: string | null;
 }
 
+export interface Operator extends Actor {
+  kind: 'operator';
+}
+
 export const ANONYMOUS = 'anonymous';
+
+export const anonymousClient = (requestId: string | null): Actor => ({
+  id: ANONYMOUS,
+  kind: 'client',
+  requestId,
+});
+
+export const isOperator = (actor: Actor): actor is Operator => actor.kind === 'operator';

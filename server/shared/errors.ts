@@ -1,5 +1,8 @@
 /** Errors that services throw; the transport maps each kind to one status in one place. */
-export type DomainErrorKind = 'not_found' | 'conflict' | 'invalid';
+export type DomainErrorKind = 'not_found' | 'conflict' | 'invalid' | 'forbidden' | 'unauthorized';
+
+/** Machine-readable facts about a conflict, such as the current status and version. */
+export type ErrorDetails = Record<string, string | number | boolean | null | string[]>;
 
 export class DomainError extends Error {
   override name = 'DomainError';
@@ -9,6 +12,7 @@ export class DomainError extends Error {
     message: string,
     readonly issues: FieldIssue[] = [],
     options?: ErrorOptions,
+    readonly details?: ErrorDetails,
   ) {
     super(message, options);
   }
@@ -23,8 +27,12 @@ export interface FieldIssue {
 export const notFound = (entity: string, id: string) =>
   new DomainError('not_found', `${entity} ${id} was not found`);
 
-export const conflict = (message: string, options?: ErrorOptions) =>
-  new DomainError('conflict', message, [], options);
+export const conflict = (message: string, options?: ErrorOptions, details?: ErrorDetails) =>
+  new DomainError('conflict', message, [], options, details);
+
+export const forbidden = (message: string) => new DomainError('forbidden', message);
+
+export const unauthorized = (message: string) => new DomainError('unauthorized', message);
 
 export const invalidInput = (issues: FieldIssue[]) =>
   new DomainError(

@@ -3,7 +3,10 @@ import type { EntityManager, MikroORM as PostgresORM } from '@mikro-orm/postgres
 import type { Logger } from 'pino';
 import type { AuditRelay } from '../audit/relay.ts';
 import type { Config } from '../config.ts';
-import { type Actor, ANONYMOUS } from '../shared/actor.ts';
+import { type ReviewSettings, reviewSettings } from '../review/settings.ts';
+import type { Actor } from '../shared/actor.ts';
+import type { DomainError } from '../shared/errors.ts';
+import { resolveActor } from './actor.ts';
 
 /** Long-lived dependencies shared by every request. */
 export interface AppServices {
@@ -14,28 +17,44 @@ export interface AppServices {
   relay: AuditRelay;
 }
 
+/** What a request presents to say who it is. */
+export interface Credentials {
+  devOperator?: string | string[];
+}
+
 export interface Context {
   requestId: string;
   log: Logger;
   actor: Actor;
+  /** Set when the credentials are refused; every procedure throws it before running. */
+  actorProblem: DomainError | null;
   /** This request's unit of work on PostgreSQL. */
   em: EntityManager;
   /** This request's unit of work on the MongoDB audit store. */
   auditEm: MongoEntityManager;
   relay: AuditRelay;
+  review: ReviewSettings;
   /** Whether 500 responses may carry the internal message and stack (never in production). */
   exposeInternalErrors: boolean;
 }
 
 /** Builds a request context from the services; tests call it directly, HTTP adapters wrap it. */
-export function createContext(services: AppServices, requestId: string, log: Logger): Context {
+export function createContext(
+  services: AppServices,
+  requestId: string,
+  log: Logger,
+  credentials: Credentials = {},
+): Context {
+  const { actor, problem } = resolveActor(services.config, requestId, credentials.devOperator);
   return {
     requestId,
     log,
-    actor: { id: ANONYMOUS, requestId },
+    actor,
+    actorProblem: problem,
     em: services.postgres.em.fork(),
     auditEm: services.mongo.em.fork(),
     relay: services.relay,
+    review: reviewSettings(services.config),
     exposeInternalErrors: services.config.NODE_ENV !== 'production',
   };
 }

@@ -9,13 +9,20 @@ import { TRPCError } from '@trpc/server';
 import type { TRPC_ERROR_CODE_KEY } from '@trpc/server/rpc';
 import { ZodError } from 'zod';
 import { isMongoUnavailable } from '../db/mongo.ts';
-import { DomainError, type DomainErrorKind, type FieldIssue } from '../shared/errors.ts';
+import {
+  DomainError,
+  type DomainErrorKind,
+  type ErrorDetails,
+  type FieldIssue,
+} from '../shared/errors.ts';
 
 /** The status of each domain error kind; typed so that a new kind must be mapped here. */
 const CODE_BY_KIND: Record<DomainErrorKind, TRPC_ERROR_CODE_KEY> = {
   not_found: 'NOT_FOUND',
   conflict: 'CONFLICT',
   invalid: 'BAD_REQUEST',
+  forbidden: 'FORBIDDEN',
+  unauthorized: 'UNAUTHORIZED',
 };
 
 /** Maps errors thrown by services and MikroORM to tRPC errors, keeping the original as cause. */
@@ -57,6 +64,12 @@ export function toTRPCError(error: TRPCError): TRPCError {
 
 function isUnavailable(error: DriverException): boolean {
   return error instanceof ConnectionException || isMongoUnavailable(error);
+}
+
+/** The details a domain conflict carries, such as the current status; null for other errors. */
+export function errorDetails(error: TRPCError): ErrorDetails | null {
+  const cause = error.cause;
+  return cause instanceof DomainError && cause.details ? cause.details : null;
 }
 
 /** Lists the invalid fields of a validation error as dotted paths, or none for other errors. */

@@ -1,8 +1,10 @@
-import { initTRPC } from '@trpc/server';
+import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { OpenApiMeta } from 'trpc-to-openapi';
+import { isOperator } from '../shared/actor.ts';
+import { DEV_OPERATOR_HEADER } from './actor.ts';
 import type { Context } from './context.ts';
-import { fieldIssues, toTRPCError } from './errors.ts';
+import { errorDetails, fieldIssues, toTRPCError } from './errors.ts';
 
 const t = initTRPC
   .context<Context>()
@@ -16,6 +18,7 @@ const t = initTRPC
       // Only input errors name fields; a failed output check must not describe the schema.
       const issues = error.code === 'BAD_REQUEST' ? fieldIssues(error) : [];
       const message = clientMessage(error.code, issues.length > 0, expose, error.message);
+      const details = errorDetails(error);
       return {
         message,
         code: shape.code,
@@ -24,6 +27,7 @@ const t = initTRPC
           httpStatus: shape.data.httpStatus,
           requestId: ctx?.requestId ?? null,
           issues,
+          ...(details ? { details } : {}),
           ...(expose && internal && error.stack ? { stack: error.stack } : {}),
         },
       };
@@ -45,13 +49,28 @@ function clientMessage(code: string, hasIssues: boolean, expose: boolean, messag
   return message;
 }
 
-const mapErrors = t.middleware(async ({ next }) => {
+const mapErrors = t.middleware(async ({ ctx, next }) => {
+  if (ctx.actorProblem)
+    throw toTRPCError(new TRPCError({ code: 'BAD_REQUEST', cause: ctx.actorProblem }));
   const result = await next();
   if (!result.ok) throw toTRPCError(result.error);
   return result;
+});
+
+const requireOperator = t.middleware(({ ctx, next }) => {
+  const actor = ctx.actor;
+  if (!isOperator(actor)) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message: `This procedure needs an operator. Until authentication is configured, development servers read the operator id from the ${DEV_OPERATOR_HEADER} header.`,
+    });
+  }
+  return next({ ctx: { operator: actor } });
 });
 
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 /** Every procedure starts here, so domain and ORM errors are mapped the same way everywhere. */
 export const publicProcedure = t.procedure.use(mapErrors);
+/** Procedures of the back office, for operators only; `ctx.operator` is the acting operator. */
+export const operatorProcedure = publicProcedure.use(requireOperator);

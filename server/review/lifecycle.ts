@@ -1,0 +1,55 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { uuidv7 } from 'uuidv7';
+import type { Application } from '../applications/application.entity.ts';
+import type { ApplicationStatus } from '../applications/status.ts';
+import type { Actor } from '../shared/actor.ts';
+import { StatusChangeSchema } from './history.entity.ts';
+import { nextStatus, type TransitionName } from './transitions.ts';
+
+/** The status every application starts in, recorded as the first entry of its history. */
+export function recordSubmission(
+  em: EntityManager,
+  application: Application,
+  actor: Actor,
+  at: Date,
+): void {
+  em.create(StatusChangeSchema, {
+    id: uuidv7(),
+    application: application.id,
+    transition: 'submit',
+    fromStatus: null,
+    toStatus: application.status,
+    actor: actor.id,
+    decisionId: null,
+    occurredAt: at,
+  });
+}
+
+/**
+ * Moves an application along the transition table and records the change. This is the only
+ * code that changes `status` after intake; an illegal transition throws a conflict before
+ * anything is written.
+ */
+export function applyTransition(
+  em: EntityManager,
+  application: Application,
+  name: TransitionName,
+  actor: Actor,
+  at: Date,
+  options: { decisionId?: string; hint?: string } = {},
+): { from: ApplicationStatus; to: ApplicationStatus } {
+  const from = application.status;
+  const to = nextStatus(from, name, options.hint);
+  em.create(StatusChangeSchema, {
+    id: uuidv7(),
+    application: application.id,
+    transition: name,
+    fromStatus: from,
+    toStatus: to,
+    actor: actor.id,
+    decisionId: options.decisionId ?? null,
+    occurredAt: at,
+  });
+  application.status = to;
+  return { from, to };
+}

@@ -1,0 +1,599 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { uuidv7 } from 'uuidv7';
+import { type Application, ApplicationSchema } from '../applications/application.entity.ts';
+import { type ApplicationField, auditChangesOf } from '../applications/audit-changes.ts';
+import { searchForm } from '../applications/normalize.ts';
+import { assessSubmission, type SubmissionData } from '../applications/service.ts';
+import { isOpenStatus } from '../applications/status.ts';
+import type { AuditChange } from '../audit/audit-event.entity.ts';
+import { recordAuditEvent } from '../audit/outbox.ts';
+import type { RiskLevel } from '../risk/score.ts';
+import type { Actor, Operator } from '../shared/actor.ts';
+import { conflict, forbidden, invalidInput, notFound } from '../shared/errors.ts';
+import { type Decision, DecisionSchema } from './decision.entity.ts';
+import { AttemptSchema, NoteSchema } from './history.entity.ts';
+import { applyTransition } from './lifecycle.ts';
+import { type DecisionKind, REASONS, type ReasonCode } from './reasons.ts';
+import { dueTime, type ReviewSettings } from './settings.ts';
+import { nextStatus, type TransitionName } from './transitions.ts';
+
+/** The newest decision on an application, whatever its state, or null. */
+export function findLatestDecision(em: EntityManager, applicationId: string) {
+  return em.findOne(
+    DecisionSchema,
+    { application: applicationId },
+    { orderBy: { decidedAt: 'desc', id: 'desc' } },
+  );
+}
+
+export interface DecisionInput {
+  reasonCode: ReasonCode;
+  internalComment?: string | undefined;
+  applicantMessage?: string | undefined;
+}
+
+export interface RejectionInput extends DecisionInput {
+  retryAllowed: boolean;
+}
+
+export interface RiskOverrideInput {
+  riskLevel: RiskLevel;
+  internalComment: string;
+}
+
+/** What one change did, for the audit event written with it. */
+interface ChangeRecord {
+  action: string;
+  fields: ApplicationField[];
+  extra?: AuditChange[];
+}
+
+/**
+ * The review workflow: assignment, status transitions, decisions with four-eyes confirmation,
+ * resubmissions and notes. Each change runs in one transaction that locks the application
+ * row, checks the version the caller saw, and writes the change, its history and its audit
+ * event together.
+ */
+export class ReviewService {
+  constructor(
+    private readonly em: EntityManager,
+    private readonly actor: Actor,
+    private readonly settings: ReviewSettings,
+  ) {}
+
+  claim(id: string, version: number): Promise<Application> {
+    const operator = this.operator();
+    return this.change(id, version, async (tx, application, now) => {
+      this.requireOpen(application, 'claim');
+      if (application.assigneeId === operator.id) return null;
+      if (application.assigneeId !== null) {
+        throw conflict(
+          `Application ${id} is assigned to ${application.assigneeId}; it can be reassigned, not claimed`,
+          undefined,
+          { assignee: application.assigneeId ?? null },
+        );
+      }
+      await this.voidPending(tx, application, now, 'it was claimed');
+      application.assigneeId = operator.id;
+      application.assignedAt = now;
+      return { action: 'application.claimed', fields: ['assigneeId', 'assignedAt', 'status'] };
+    });
+  }
+
+  assign(id: string, version: number, assignee: string): Promise<Application> {
+    this.operator();
+    return this.change(id, version, async (tx, application, now) => {
+      this.requireOpen(application, 'assign');
+      if (application.assigneeId === assignee) return null;
+      const previous = application.assigneeId;
+      await this.voidPending(tx, application, now, 'it was reassigned');
+      application.assigneeId = assignee;
+      application.assignedAt = now;
+      return {
+        action: 'application.assigned',
+        fields: ['assigneeId', 'assignedAt', 'status'],
+        extra: [{ field: 'previousAssigneeId', value: previous }],
+      };
+    });
+  }
+
+  release(id: string, version: number): Promise<Application> {
+    return this.change(id, version, async (tx, application, now) => {
+      this.requireOpen(application, 'release');
+      this.requireAssignee(application, 'release');
+      await this.voidPending(tx, application, now, 'it was released');
+      application.assigneeId = null;
+      application.assignedAt = null;
+      return { action: 'application.released', fields: ['assigneeId', 'assignedAt', 'status'] };
+    });
+  }
+
+  /** A transition without a decision: start_review, hold or resume. */
+  move(id: string, version: number, name: 'start_review' | 'hold' | 'resume') {
+    return this.change(id, version, (tx, application, now) => {
+      this.requireAssignee(application, name);
+      applyTransition(tx, application, name, this.actor, now);
+      return { action: `application.${name}`, fields: ['status'] };
+    });
+  }
+
+  approve(id: string, version: number, input: DecisionInput): Promise<Application> {
+    return this.change(id, version, (tx, application, now) => {
+      this.checkReason('approve', input);
+      this.requireAssignee(application, 'approve');
+      // Four-eyes: a high-risk approval waits for a second operator.
+      const pending = application.riskLevel === 'high';
+      const name: TransitionName = pending ? 'propose_approval' : 'approve';
+      const decision = this.decide(tx, application, now, 'approve', input, pending);
+      applyTransition(tx, application, name, this.actor, now, { decisionId: decision.id });
+      return this.decisionRecord(name, decision);
+    });
+  }
+
+  reject(id: string, version: number, input: RejectionInput): Promise<Application> {
+    return this.change(id, version, (tx, application, now) => {
+      this.checkReason('reject', input);
+      this.requireAssignee(application, 'reject');
+      if (input.retryAllowed) this.requireResubmissionLeft(application, 'allow a retry');
+      const decision = this.decide(tx, application, now, 'reject', input, false);
+      decision.retryAllowed = input.retryAllowed;
+      applyTransition(tx, application, 'reject', this.actor, now, { decisionId: decision.id });
+      return this.decisionRecord('reject', decision);
+    });
+  }
+
+  requestResubmission(id: string, version: number, input: DecisionInput): Promise<Application> {
+    return this.change(id, version, (tx, application, now) => {
+      this.checkReason('request_resubmission', input);
+      this.requireAssignee(application, 'request_resubmission');
+      this.requireResubmissionLeft(application, 'request a resubmission');
+      const decision = this.decide(tx, application, now, 'request_resubmission', input, false);
+      applyTransition(tx, application, 'request_resubmission', this.actor, now, {
+        decisionId: decision.id,
+      });
+      // While the applicant has the application, its due time is the resubmission deadline.
+      application.dueAt = new Date(
+        now.getTime() + this.settings.resubmissionExpiryDays * 86_400_000,
+      );
+      const record = this.decisionRecord('request_resubmission', decision);
+      return { ...record, fields: [...record.fields, 'dueAt'] };
+    });
+  }
+
+  overrideRisk(id: string, version: number, input: RiskOverrideInput): Promise<Application> {
+    return this.change(id, version, (tx, application, now) => {
+      this.requireAssignee(application, 'propose_risk_override');
+      if (input.riskLevel === application.riskLevel) {
+        throw invalidInput([
+          {
+            path: 'riskLevel',
+            message: `is already ${application.riskLevel}; choose another level`,
+          },
+        ]);
+      }
+      const decision = this.decide(
+        tx,
+        application,
+        now,
+        'risk_override',
+        { reasonCode: 'other', internalComment: input.internalComment },
+        true,
+      );
+      decision.reasonCode = null;
+      decision.riskLevel = input.riskLevel;
+      applyTransition(tx, application, 'propose_risk_override', this.actor, now, {
+        decisionId: decision.id,
+      });
+      return this.decisionRecord('propose_risk_override', decision, [
+        { field: 'proposedRiskLevel', value: input.riskLevel },
+      ]);
+    });
+  }
+
+  /** A second operator confirms the pending decision. */
+  confirm(id: string, version: number, comment: string | undefined): Promise<Application> {
+    const operator = this.operator();
+    return this.change(id, version, async (tx, application, now) => {
+      const decision = await this.pendingDecision(tx, application, 'confirm_approval');
+      if (decision.decidedBy === operator.id) {
+        throw forbidden(
+          'Four-eyes rule: the decision must be confirmed by an operator other than the one who made it',
+        );
+      }
+      const name: TransitionName =
+        decision.kind === 'risk_override' ? 'confirm_risk_override' : 'confirm_approval';
+      applyTransition(tx, application, name, this.actor, now, { decisionId: decision.id });
+      this.resolve(decision, 'confirmed', operator, now, comment);
+      const fields: ApplicationField[] = ['status'];
+      if (decision.kind === 'risk_override' && decision.riskLevel) {
+        application.riskLevel = decision.riskLevel;
+        fields.push('riskLevel');
+      }
+      return {
+        action: `application.${name}`,
+        fields,
+        extra: [
+          { field: 'decisionId', value: decision.id },
+          { field: 'decidedBy', value: decision.decidedBy },
+        ],
+      };
+    });
+  }
+
+  /** Turns the pending decision down; the review continues. */
+  decline(id: string, version: number, comment: string): Promise<Application> {
+    const operator = this.operator();
+    return this.change(id, version, async (tx, application, now) => {
+      const decision = await this.pendingDecision(tx, application, 'decline_pending');
+      applyTransition(tx, application, 'decline_pending', this.actor, now, {
+        decisionId: decision.id,
+      });
+      this.resolve(decision, 'declined', operator, now, comment);
+      return {
+        action: 'application.decline_pending',
+        fields: ['status'],
+        extra: [{ field: 'decisionId', value: decision.id }],
+      };
+    });
+  }
+
+  /**
+   * A new attempt with corrected data. The data it replaces is kept as an attempt; the new
+   * data is scored again and gets a new due time.
+   */
+  resubmit(id: string, version: number, input: SubmissionData): Promise<Application> {
+    return this.change(id, version, async (tx, application, now) => {
+      if (application.status === 'rejected') {
+        const last = await this.latestDecision(tx, application.id);
+        if (last?.kind !== 'reject' || !last.retryAllowed) {
+          throw conflict(
+            `Application ${id} was rejected without a retry; it cannot be resubmitted`,
+            undefined,
+            { currentStatus: application.status },
+          );
+        }
+      }
+      // Checked before the cap, so an illegal status is reported as such.
+      applyTransition(tx, application, 'resubmit', this.actor, now);
+      this.requireResubmissionLeft(application, 'resubmit');
+
+      tx.create(AttemptSchema, {
+        id: uuidv7(),
+        application: application.id,
+        attempt: application.resubmissionCount + 1,
+        fullName: application.fullName,
+        email: application.email,
+        phone: application.phone,
+        country: application.country,
+        documentType: application.documentType,
+        documentNumber: application.documentNumber,
+        documentIssuingCountry: application.documentIssuingCountry,
+        documentImageUrl: application.documentImageUrl,
+        riskScore: application.riskScore,
+        riskLevel: application.riskLevel,
+        riskFactors: application.riskFactors,
+        riskRulesetVersion: application.riskRulesetVersion,
+        submittedAt: application.submittedAt,
+        replacedAt: now,
+      });
+
+      const { risk, possibleDuplicate } = await assessSubmission(tx, input, application.id);
+      application.fullName = input.applicant.fullName;
+      application.searchName = searchForm(input.applicant.fullName);
+      application.email = input.applicant.email.address;
+      application.emailLookup = input.applicant.email.lookup;
+      application.phone = input.applicant.phone;
+      application.country = input.applicant.country;
+      application.documentType = input.document.type;
+      application.documentNumber = input.document.number.asTyped;
+      application.documentNumberComparable = input.document.number.comparable;
+      application.documentIssuingCountry = input.document.issuingCountry;
+      application.documentImageUrl = input.document.imageUrl;
+      application.riskScore = risk.score;
+      application.riskLevel = risk.level;
+      application.computedRiskLevel = risk.level;
+      application.riskFactors = risk.factors;
+      application.riskRulesetVersion = risk.rulesetVersion;
+      application.possibleDuplicate = possibleDuplicate;
+      application.resubmissionCount += 1;
+      application.submittedAt = now;
+      application.dueAt = dueTime(now, risk.level, this.settings);
+      return {
+        action: 'application.resubmitted',
+        fields: [
+          'status',
+          'fullName',
+          'email',
+          'phone',
+          'country',
+          'documentType',
+          'documentNumber',
+          'documentIssuingCountry',
+          'documentImageUrl',
+          'riskScore',
+          'riskLevel',
+          'computedRiskLevel',
+          'riskFactors',
+          'riskRulesetVersion',
+          'possibleDuplicate',
+          'resubmissionCount',
+          'submittedAt',
+          'dueAt',
+        ],
+      };
+    });
+  }
+
+  withdraw(id: string, version: number): Promise<Application> {
+    return this.change(id, version, async (tx, application, now) => {
+      const pending =
+        application.status === 'pending_confirmation'
+          ? await this.pendingDecision(tx, application, 'withdraw')
+          : null;
+      applyTransition(tx, application, 'withdraw', this.actor, now);
+      if (pending)
+        this.resolve(pending, 'voided', this.actor, now, 'The application was withdrawn');
+      return { action: 'application.withdraw', fields: ['status'] };
+    });
+  }
+
+  /**
+   * Expires resubmission requests whose deadline passed before `now`, each in its own
+   * transaction; returns how many expired. Run by `npm run expire`.
+   */
+  async expireOverdue(now = new Date(), batch = 500): Promise<number> {
+    let expired = 0;
+    for (;;) {
+      const overdue = await this.em
+        .fork()
+        .find(
+          ApplicationSchema,
+          { status: 'resubmission_requested', dueAt: { $lt: now } },
+          { fields: ['id', 'version'], orderBy: { dueAt: 'asc', id: 'asc' }, limit: batch },
+        );
+      if (overdue.length === 0) return expired;
+      for (const { id, version } of overdue) {
+        const service = new ReviewService(this.em.fork(), this.actor, this.settings);
+        try {
+          await service.change(id, version, (tx, application, at) => {
+            applyTransition(tx, application, 'expire', this.actor, at);
+            return { action: 'application.expire', fields: ['status'] };
+          });
+          expired += 1;
+        } catch (error) {
+          // Resubmitted or withdrawn in the meantime: it is no longer overdue.
+          if (!(error instanceof Error && 'kind' in error && error.kind === 'conflict'))
+            throw error;
+        }
+      }
+      if (overdue.length < batch) return expired;
+    }
+  }
+
+  /** Appends an operator note. Notes do not change the application, so no version is needed. */
+  async addNote(id: string, text: string) {
+    const operator = this.operator();
+    return this.em.transactional(async (tx) => {
+      const application = await tx.findOne(ApplicationSchema, { id }, { fields: ['id'] });
+      if (!application) throw notFound('Application', id);
+      const now = new Date();
+      const note = tx.create(NoteSchema, {
+        id: uuidv7(),
+        application: id,
+        author: operator.id,
+        text,
+        createdAt: now,
+      });
+      recordAuditEvent(tx, this.actor, {
+        applicationId: id,
+        action: 'application.note_added',
+        // The text may hold personal data; the note itself is in PostgreSQL.
+        changes: [{ field: 'noteId', value: note.id }, { field: 'text' }],
+        occurredAt: now,
+      });
+      return note;
+    });
+  }
+
+  /**
+   * Runs one change: locks the row, checks the caller's version, applies `apply`, and writes
+   * the audit event. `apply` returns null when there is nothing to change.
+   */
+  private async change(
+    id: string,
+    version: number,
+    apply: (
+      tx: EntityManager,
+      application: Application,
+      now: Date,
+    ) => ChangeRecord | null | Promise<ChangeRecord | null>,
+  ): Promise<Application> {
+    return this.em.transactional(async (tx) => {
+      const application = await tx.findOne(
+        ApplicationSchema,
+        { id },
+        { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+      );
+      if (!application) throw notFound('Application', id);
+      if (application.version !== version) {
+        throw conflict(
+          `Application ${id} is at version ${application.version}, not ${version}: it changed since it was read. Reload it and try again.`,
+          undefined,
+          { currentVersion: application.version, currentStatus: application.status },
+        );
+      }
+      const now = new Date();
+      const record = await apply(tx, application, now);
+      if (!record) return application;
+      application.updatedAt = now;
+      await tx.flush();
+      recordAuditEvent(tx, this.actor, {
+        applicationId: id,
+        action: record.action,
+        changes: [
+          ...auditChangesOf(application, [...record.fields, 'version']),
+          ...(record.extra ?? []),
+        ],
+        occurredAt: now,
+      });
+      return application;
+    });
+  }
+
+  private operator(): Operator {
+    if (this.actor.kind !== 'operator') {
+      throw forbidden('Only an operator can do this');
+    }
+    return this.actor as Operator;
+  }
+
+  private requireOpen(application: Application, action: string) {
+    if (!isOpenStatus(application.status)) {
+      throw conflict(
+        `Cannot ${action} application ${application.id}: it is ${application.status}, which is final`,
+        undefined,
+        { currentStatus: application.status },
+      );
+    }
+  }
+
+  /** Only the assignee decides; the status check comes first so that 409s stay informative. */
+  private requireAssignee(application: Application, action: TransitionName | 'release') {
+    if (action !== 'release') nextStatus(application.status, action);
+    const operator = this.operator();
+    if (application.assigneeId !== operator.id) {
+      const who = application.assigneeId
+        ? `assigned to ${application.assigneeId}`
+        : 'not assigned; claim it first';
+      throw forbidden(
+        `Only the assignee may ${action} application ${application.id}; it is ${who}`,
+      );
+    }
+  }
+
+  private requireResubmissionLeft(application: Application, action: string) {
+    if (application.resubmissionCount >= this.settings.resubmissionLimit) {
+      throw conflict(
+        `Cannot ${action}: application ${application.id} has had ${application.resubmissionCount} of ${this.settings.resubmissionLimit} resubmissions allowed`,
+        undefined,
+        {
+          resubmissionCount: application.resubmissionCount,
+          resubmissionLimit: this.settings.resubmissionLimit,
+        },
+      );
+    }
+  }
+
+  private checkReason(kind: DecisionKind, input: DecisionInput) {
+    const allowed = REASONS[input.reasonCode].kinds as readonly DecisionKind[];
+    if (!allowed.includes(kind)) {
+      throw invalidInput([
+        { path: 'reasonCode', message: `${input.reasonCode} is not a reason to ${kind}` },
+      ]);
+    }
+    if (input.reasonCode === 'other' && !input.internalComment) {
+      throw invalidInput([
+        { path: 'internalComment', message: 'is required when reasonCode is other' },
+      ]);
+    }
+  }
+
+  private decide(
+    tx: EntityManager,
+    application: Application,
+    now: Date,
+    kind: DecisionKind,
+    input: DecisionInput,
+    pending: boolean,
+  ): Decision {
+    return tx.create(DecisionSchema, {
+      id: uuidv7(),
+      application: application.id,
+      attempt: application.resubmissionCount + 1,
+      kind,
+      state: pending ? 'pending_confirmation' : 'effective',
+      reasonCode: input.reasonCode,
+      riskLevel: null,
+      retryAllowed: null,
+      internalComment: input.internalComment ?? null,
+      applicantMessage: input.applicantMessage ?? null,
+      decidedBy: this.actor.id,
+      decidedAt: now,
+      // The row is locked and its version checked, so this change makes it one higher.
+      applicationVersion: application.version + 1,
+      resolvedBy: null,
+      resolvedAt: null,
+      resolutionComment: null,
+    });
+  }
+
+  private decisionRecord(name: TransitionName, decision: Decision, extra: AuditChange[] = []) {
+    return {
+      action: `application.${name}`,
+      fields: ['status'] as ApplicationField[],
+      extra: [
+        { field: 'decisionId', value: decision.id },
+        { field: 'decisionState', value: decision.state },
+        { field: 'reasonCode', value: decision.reasonCode },
+        // Free text may hold personal data: recorded by name only.
+        ...(decision.internalComment !== null ? [{ field: 'internalComment' }] : []),
+        ...(decision.applicantMessage !== null ? [{ field: 'applicantMessage' }] : []),
+        ...extra,
+      ],
+    };
+  }
+
+  private latestDecision(tx: EntityManager, applicationId: string) {
+    return findLatestDecision(tx, applicationId);
+  }
+
+  /** The decision waiting for confirmation; illegal unless the status is pending_confirmation. */
+  private async pendingDecision(
+    tx: EntityManager,
+    application: Application,
+    name: TransitionName,
+  ): Promise<Decision> {
+    const latest = await this.latestDecision(tx, application.id);
+    if (application.status !== 'pending_confirmation') {
+      const hint =
+        latest?.state === 'voided'
+          ? `The pending ${latest.kind} decision was voided: ${latest.resolutionComment ?? 'the application changed after it'}.`
+          : undefined;
+      // Throws the conflict naming the status and the allowed transitions.
+      nextStatus(application.status, name, hint);
+    }
+    if (latest?.state !== 'pending_confirmation') {
+      throw conflict(`Application ${application.id} has no decision waiting for confirmation`);
+    }
+    if (latest.applicationVersion !== application.version) {
+      throw conflict(
+        `The pending decision no longer applies: the application changed after it (version ${latest.applicationVersion}, now ${application.version})`,
+      );
+    }
+    return latest;
+  }
+
+  /** A change other than confirming or declining voids the decision waiting for confirmation. */
+  private async voidPending(tx: EntityManager, application: Application, now: Date, why: string) {
+    if (application.status !== 'pending_confirmation') return;
+    const pending = await this.latestDecision(tx, application.id);
+    applyTransition(tx, application, 'void_pending', this.actor, now, { decisionId: pending?.id });
+    if (pending?.state === 'pending_confirmation') {
+      this.resolve(pending, 'voided', this.actor, now, `the application changed after it: ${why}`);
+    }
+  }
+
+  private resolve(
+    decision: Decision,
+    state: 'confirmed' | 'declined' | 'voided',
+    by: Actor,
+    now: Date,
+    comment: string | undefined,
+  ) {
+    decision.state = state;
+    decision.resolvedBy = by.id;
+    decision.resolvedAt = now;
+    decision.resolutionComment = comment ?? null;
+  }
+}

@@ -1,0 +1,29 @@
+import type { Config } from '../config.ts';
+import type { RiskLevel } from '../risk/score.ts';
+
+/** Service-level targets and resubmission rules, read from the configuration. */
+export interface ReviewSettings {
+  /** Hours from a submission to its review due time, per risk level. */
+  dueHours: Record<RiskLevel, number>;
+  /** Resubmissions one application may have. */
+  resubmissionLimit: number;
+  /** Days an applicant has to resubmit before the request expires. */
+  resubmissionExpiryDays: number;
+}
+
+export function reviewSettings(config: Config): ReviewSettings {
+  return {
+    dueHours: {
+      low: config.REVIEW_DUE_HOURS_LOW,
+      medium: config.REVIEW_DUE_HOURS_MEDIUM,
+      high: config.REVIEW_DUE_HOURS_HIGH,
+    },
+    resubmissionLimit: config.RESUBMISSION_LIMIT,
+    resubmissionExpiryDays: config.RESUBMISSION_EXPIRY_DAYS,
+  };
+}
+
+/** The review due time of a submission made at `submittedAt` with risk level `level`. */
+export function dueTime(submittedAt: Date, level: RiskLevel, settings: ReviewSettings): Date {
+  return new Date(submittedAt.getTime() + settings.dueHours[level] * 3_600_000);
+}

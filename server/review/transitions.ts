@@ -1,0 +1,149 @@
+import { type ApplicationStatus, OPEN_STATUSES } from '../applications/status.ts';
+import { DomainError } from '../shared/errors.ts';
+
+/**
+ * Who may take a transition:
+ * - `assignee`: the operator the application is assigned to;
+ * - `other_operator`: any operator except the one who made the pending decision;
+ * - `operator`: any operator;
+ * - `intake`: the submitting system (any caller);
+ * - `system`: the server itself, as a side effect of another change or a scheduled command.
+ */
+export type TransitionActor = 'assignee' | 'other_operator' | 'operator' | 'intake' | 'system';
+
+export interface Transition {
+  from: readonly ApplicationStatus[];
+  to: ApplicationStatus;
+  by: TransitionActor;
+  description: string;
+}
+
+/** Every status change the server makes. Nothing else writes `applications.status`. */
+export const TRANSITIONS = {
+  start_review: {
+    from: ['submitted'],
+    to: 'in_review',
+    by: 'assignee',
+    description: 'The assignee starts the review',
+  },
+  hold: {
+    from: ['in_review'],
+    to: 'on_hold',
+    by: 'assignee',
+    description: 'The review waits, for example for an answer from the applicant',
+  },
+  resume: {
+    from: ['on_hold'],
+    to: 'in_review',
+    by: 'assignee',
+    description: 'The review continues',
+  },
+  approve: {
+    from: ['in_review'],
+    to: 'approved',
+    by: 'assignee',
+    description: 'Approval of a low- or medium-risk application; final',
+  },
+  propose_approval: {
+    from: ['in_review'],
+    to: 'pending_confirmation',
+    by: 'assignee',
+    description: 'Approval of a high-risk application, which waits for a second operator',
+  },
+  propose_risk_override: {
+    from: ['in_review'],
+    to: 'pending_confirmation',
+    by: 'assignee',
+    description: 'A change of the risk level, which waits for a second operator',
+  },
+  confirm_approval: {
+    from: ['pending_confirmation'],
+    to: 'approved',
+    by: 'other_operator',
+    description: 'A second operator confirms the pending approval; final',
+  },
+  confirm_risk_override: {
+    from: ['pending_confirmation'],
+    to: 'in_review',
+    by: 'other_operator',
+    description: 'A second operator confirms the pending risk level; the review continues',
+  },
+  decline_pending: {
+    from: ['pending_confirmation'],
+    to: 'in_review',
+    by: 'operator',
+    description: 'The pending decision is turned down; the review continues',
+  },
+  void_pending: {
+    from: ['pending_confirmation'],
+    to: 'in_review',
+    by: 'system',
+    description: 'The application changed after the pending decision, which no longer applies',
+  },
+  reject: {
+    from: ['in_review', 'on_hold'],
+    to: 'rejected',
+    by: 'assignee',
+    description: 'Rejection; final unless it allows a retry',
+  },
+  request_resubmission: {
+    from: ['in_review', 'on_hold'],
+    to: 'resubmission_requested',
+    by: 'assignee',
+    description: 'The applicant is asked to send corrected data or documents',
+  },
+  resubmit: {
+    from: ['resubmission_requested', 'rejected'],
+    to: 'submitted',
+    by: 'intake',
+    description:
+      'A new attempt after a resubmission request, or after a rejection that allows a retry',
+  },
+  withdraw: {
+    from: OPEN_STATUSES,
+    to: 'withdrawn',
+    by: 'intake',
+    description: 'The applicant withdraws; final',
+  },
+  expire: {
+    from: ['resubmission_requested'],
+    to: 'expired',
+    by: 'system',
+    description: 'No resubmission arrived in time; final',
+  },
+} as const satisfies Record<string, Transition>;
+
+export type TransitionName = keyof typeof TRANSITIONS;
+
+const NAMES = Object.keys(TRANSITIONS) as TransitionName[];
+
+/** Transitions a caller can ask for from `status`; the server's own ones are left out. */
+export function allowedTransitions(status: ApplicationStatus): TransitionName[] {
+  return NAMES.filter((name) => {
+    const transition: Transition = TRANSITIONS[name];
+    return transition.by !== 'system' && transition.from.includes(status);
+  });
+}
+
+/**
+ * Checks that `name` may leave `current` and returns the next status. An illegal transition is
+ * a conflict naming the current status and the transitions it allows; `hint` adds why, when
+ * the caller can know more (for example that a pending decision was voided).
+ */
+export function nextStatus(
+  current: ApplicationStatus,
+  name: TransitionName,
+  hint?: string,
+): ApplicationStatus {
+  const transition: Transition = TRANSITIONS[name];
+  if (transition.from.includes(current)) return transition.to;
+  const allowed = allowedTransitions(current);
+  const next = allowed.length > 0 ? allowed.join(', ') : 'none, the status is final';
+  throw new DomainError(
+    'conflict',
+    `Cannot ${name} an application that is ${current}. Allowed from ${current}: ${next}.${hint ? ` ${hint}` : ''}`,
+    [],
+    undefined,
+    { currentStatus: current, allowedTransitions: allowed },
+  );
+}
