@@ -22,9 +22,28 @@ docs('lists every REST procedure under the prefix', async ({ url }) => {
   assert.equal(Object.keys(response.body.paths).sort(), [
     '/applications',
     '/applications/{id}',
+    '/applications/{id}/approve',
+    '/applications/{id}/assign',
     '/applications/{id}/audit-events',
+    '/applications/{id}/claim',
+    '/applications/{id}/confirm',
+    '/applications/{id}/decline',
+    '/applications/{id}/hold',
+    '/applications/{id}/notes',
+    '/applications/{id}/override-risk',
+    '/applications/{id}/reject',
+    '/applications/{id}/release',
+    '/applications/{id}/request-resubmission',
+    '/applications/{id}/resubmit',
+    '/applications/{id}/resume',
+    '/applications/{id}/start-review',
+    '/applications/{id}/timeline',
+    '/applications/{id}/withdraw',
     '/audit-events',
+    '/queue',
+    '/queue/summary',
     '/status',
+    '/workflow',
   ]);
   assert.ok(response.body.paths['/applications'].post);
   assert.ok(response.body.paths['/applications'].get);

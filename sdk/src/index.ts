@@ -10,6 +10,14 @@ export type Application = RouterOutputs['applications']['get'];
 export type ApplicationSummary = RouterOutputs['applications']['list']['items'][number];
 export type CreateApplicationInput = RouterInputs['applications']['create'];
 export type AuditEvent = RouterOutputs['audit']['list']['items'][number];
+export type Decision = NonNullable<Application['review']['decision']>;
+export type QueueItem = RouterOutputs['review']['queue']['items'][number];
+export type QueueInput = RouterInputs['review']['queue'];
+export type QueueSummary = RouterOutputs['review']['summary'];
+export type TimelineEntry = RouterOutputs['review']['timeline']['items'][number];
+
+/** Header a development server reads the acting operator from; production servers refuse it. */
+export const DEV_OPERATOR_HEADER = 'x-dev-operator';
 
 export interface KycClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8080; the client calls `${url}/trpc`. */
@@ -18,6 +26,11 @@ export interface KycClientOptions {
   headers?: Record<string, string> | (() => Record<string, string>);
   /** A fetch implementation; defaults to the global one. */
   fetch?: typeof fetch;
+  /**
+   * Operator id sent in the development operator header. Development servers only; a
+   * server running with NODE_ENV=production refuses it.
+   */
+  devOperator?: string;
 }
 
 /** Creates a typed tRPC client for the back office, with superjson so dates arrive as Date. */
@@ -32,7 +45,12 @@ export function createKycClient(options: KycClientOptions) {
         // and caps its size: every procedure name of a batch goes into one path segment.
         maxURLLength: 2083,
         maxItems: 50,
-        headers: options.headers,
+        headers: () => {
+          const extra = typeof options.headers === 'function' ? options.headers() : options.headers;
+          return options.devOperator
+            ? { ...extra, [DEV_OPERATOR_HEADER]: options.devOperator }
+            : { ...extra };
+        },
         fetch: options.fetch,
       }),
     ],
@@ -47,6 +65,15 @@ export function fieldIssuesOf(error: unknown): { path: string; message: string }
   const issues = (error.data as { issues?: { path: string; message: string }[] } | undefined)
     ?.issues;
   return issues ?? [];
+}
+
+/**
+ * Facts a conflict carries, such as `currentStatus`, `allowedTransitions` and
+ * `currentVersion`; null for other errors.
+ */
+export function errorDetailsOf(error: unknown): Record<string, unknown> | null {
+  if (!(error instanceof TRPCClientError)) return null;
+  return (error.data as { details?: Record<string, unknown> } | undefined)?.details ?? null;
 }
 
 export { TRPCClientError };

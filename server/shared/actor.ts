@@ -2,8 +2,11 @@
 export interface Actor {
   /** Operator id, client id, or "anonymous" for a caller without credentials. */
   id: string;
-  /** `operator` for a person in the back office, `client` for a submitting system. */
-  kind: 'operator' | 'client';
+  /**
+   * `operator` for a person in the back office, `client` for a submitting system, `system`
+   * for the server's own scheduled commands.
+   */
+  kind: 'operator' | 'client' | 'system';
   requestId: string | null;
 }
 
