@@ -53,11 +53,15 @@ export function parseSearch(q: string): Search {
   const longWords = words.filter((word) => [...word].length >= SEARCH_WORD_MIN);
   const shortWords = words.filter((word) => [...word].length < SEARCH_WORD_MIN);
   const indexed: Search['indexed'] = [];
+  const phrase = words.join(' ');
   if (longWords.length > 0) {
     indexed.push({
       sql: longWords.map(() => `search_name like ? escape '\\'`).join(' and '),
       params: longWords.map((word) => `%${likeLiteral(word)}%`),
     });
+  } else if ([...phrase].length >= SEARCH_WORD_MIN) {
+    // Short words only, as in "Li Na": the phrase as typed, spaces included.
+    indexed.push({ sql: `search_name like ? escape '\\'`, params: [`%${likeLiteral(phrase)}%`] });
   }
   if (q.includes('@')) {
     const email = normalizeEmail(q);
@@ -138,16 +142,16 @@ export function queueQuery(filter: QueueFilter, now: Date): { sql: string; param
     params.push(...values);
   };
 
-  if (filter.status) add('status = any(?::text[])', filter.status);
-  if (filter.riskLevel) add('risk_level = any(?::text[])', filter.riskLevel);
-  if (filter.country) add('country = any(?::text[])', filter.country);
+  if (filter.status) add('status in (?)', filter.status);
+  if (filter.riskLevel) add('risk_level in (?)', filter.riskLevel);
+  if (filter.country) add('country in (?)', filter.country);
   if (filter.assignees) {
     const named = filter.assignees.filter((id): id is string => id !== null);
     const pool = filter.assignees.includes(null);
     if (named.length === 1 && !pool) add('assignee_id = ?', named[0]);
     else if (named.length === 0 && pool) add('assignee_id is null');
-    else if (pool) add('(assignee_id = any(?::text[]) or assignee_id is null)', named);
-    else add('assignee_id = any(?::text[])', named);
+    else if (pool) add('(assignee_id in (?) or assignee_id is null)', named);
+    else add('assignee_id in (?)', named);
   }
   if (filter.createdFrom) add('created_at >= ?', filter.createdFrom);
   if (filter.createdTo) add('created_at < ?', filter.createdTo);

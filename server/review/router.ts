@@ -31,7 +31,7 @@ import { readTimeline } from './timeline.ts';
 
 const TAGS = ['review'];
 
-const noInput = z.object({});
+const noInput = z.void();
 
 const CHANGE_ERRORS = {
   400: 'Invalid input, each bad field named',
