@@ -67,6 +67,24 @@ docs('documents list filters as query parameters', async ({ url }) => {
   ]);
 });
 
+docs('marks operator operations with the development operator scheme', async ({ url }) => {
+  const response = await http(url, 'GET', '/openapi.json');
+  const { paths, components } = response.body;
+
+  assert.equal(components.securitySchemes.devOperator, {
+    type: 'apiKey',
+    in: 'header',
+    name: 'x-dev-operator',
+    description: components.securitySchemes.devOperator.description,
+  });
+  assert.equal(paths['/queue'].get.security, [{ devOperator: [] }]);
+  assert.equal(paths['/applications/{id}/approve'].post.security, [{ devOperator: [] }]);
+  assert.is(paths['/applications'].post.security, undefined);
+  const approve = paths['/applications/{id}/approve'].post;
+  assert.ok(approve.responses['409'], 'approve documents 409');
+  assert.ok(approve.responses['403'], 'approve documents 403');
+});
+
 docs('marks dates as date-time strings', async ({ url }) => {
   const response = await http(url, 'GET', '/openapi.json');
   const application = response.body.components.schemas.Application;

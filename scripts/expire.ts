@@ -1,0 +1,42 @@
+// Expires resubmission requests whose deadline has passed: npm run expire
+// Meant to run on a schedule (cron, a Kubernetes CronJob); a run with nothing overdue changes
+// nothing. The audit events it writes wait in the outbox until a server's relay delivers them.
+import { ConfigError, loadConfig, loadEnvFileIfPresent } from '../server/config.ts';
+import { openPostgres } from '../server/db/postgres.ts';
+import { ReviewService } from '../server/review/service.ts';
+import { reviewSettings } from '../server/review/settings.ts';
+import { redactUrl } from '../server/server.ts';
+import { safeError } from '../server/shared/log.ts';
+
+let config: ReturnType<typeof loadConfig>;
+try {
+  loadEnvFileIfPresent();
+  config = loadConfig();
+} catch (error) {
+  if (error instanceof ConfigError) {
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+  throw error;
+}
+
+let exitCode = 0;
+try {
+  const orm = await openPostgres(config.DATABASE_URL);
+  try {
+    const system = { id: 'system:expire', kind: 'system' as const, requestId: null };
+    const expired = await new ReviewService(
+      orm.em.fork(),
+      system,
+      reviewSettings(config),
+    ).expireOverdue();
+    process.stdout.write(`${expired} resubmission request${expired === 1 ? '' : 's'} expired.\n`);
+  } finally {
+    await orm.close(true);
+  }
+} catch (error) {
+  const { message } = safeError(error);
+  process.stderr.write(`Expiry on ${redactUrl(config.DATABASE_URL)} failed: ${message}\n`);
+  exitCode = 1;
+}
+process.exit(exitCode);
