@@ -6,7 +6,7 @@ import type { Actor } from '../shared/actor.ts';
 import { StatusChangeSchema } from './history.entity.ts';
 import { nextStatus, type TransitionName } from './transitions.ts';
 
-/** The status every application starts in, recorded as the first entry of its history. */
+/** Records the status an application starts in as the first entry of its history. */
 export function recordSubmission(
   em: EntityManager,
   application: Application,

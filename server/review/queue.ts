@@ -38,7 +38,7 @@ export const SEARCH_WORD_MIN = 3;
 const likeLiteral = (word: string) => word.replace(/[\\%_]/g, (char) => `\\${char}`);
 
 interface Search {
-  /** Conditions the indexes answer, OR-ed: name words, email, document number. */
+  /** Conditions that indexes serve, joined with OR: name words, email, document number. */
   indexed: { sql: string; params: unknown[] }[];
   /** Name words shorter than the trigram size, checked on the matches only. */
   shortWords: string[];
@@ -130,9 +130,9 @@ const ORDERS: Record<
 };
 
 /**
- * Builds the queue query. Every query keeps to open applications with the exact predicate of
- * the partial indexes, so each sort order walks its index; keyset conditions compare whole
- * rows so that deep pages start where the last one ended.
+ * Builds the queue query. Every query repeats the predicate of the partial indexes on open
+ * applications, so each sort order walks its own index. Keyset conditions compare whole rows,
+ * so a deep page starts where the previous one ended.
  */
 export function queueQuery(filter: QueueFilter, now: Date): { sql: string; params: unknown[] } {
   const where: string[] = [OPEN_STATUS_SQL];

@@ -1,4 +1,4 @@
-/** What a decision does. */
+/** Kinds of decision. */
 export const DECISION_KINDS = [
   'approve',
   'reject',
@@ -81,9 +81,3 @@ export const REASONS = {
 
 export type ReasonCode = keyof typeof REASONS;
 export const REASON_CODES = Object.keys(REASONS) as [ReasonCode, ...ReasonCode[]];
-
-export function reasonsFor(kind: DecisionKind): ReasonCode[] {
-  return REASON_CODES.filter((code) =>
-    (REASONS[code].kinds as readonly DecisionKind[]).includes(kind),
-  );
-}

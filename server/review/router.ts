@@ -63,7 +63,7 @@ const change = (path: string, summary: string, description: string): OpenApiMeta
   },
 });
 
-/** The application as the response of a change: with its latest decision. */
+/** Builds the response of a change: the application with its latest decision. */
 export async function applicationResponse(ctx: Context, application: Application) {
   const decision = await findLatestDecision(ctx.em, application.id);
   return toApplicationOutput(application, decision, ctx.review);

@@ -63,7 +63,9 @@ const decisionFields = {
   internalComment: freeText(4000)
     .optional()
     .meta({ description: 'For operators and auditors only; required with reason `other`' }),
-  applicantMessage: freeText(2000).optional().meta({ description: 'What the applicant is told' }),
+  applicantMessage: freeText(2000)
+    .optional()
+    .meta({ description: 'Message shown to the applicant' }),
 };
 
 export const approveInput = z.object({ ...changeInput, reasonCode, ...decisionFields });
@@ -72,7 +74,7 @@ export const rejectInput = z.object({
   ...changeInput,
   reasonCode,
   ...decisionFields,
-  applicantMessage: freeText(2000).meta({ description: 'What the applicant is told' }),
+  applicantMessage: freeText(2000).meta({ description: 'Message shown to the applicant' }),
   retryAllowed: z
     .boolean()
     .meta({ description: 'true: the applicant may resubmit; false: the rejection is final' }),
