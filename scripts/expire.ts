@@ -1,6 +1,6 @@
 // Expires resubmission requests whose deadline has passed: npm run expire
-// Meant to run on a schedule (cron, a Kubernetes CronJob); a run with nothing overdue changes
-// nothing. The audit events it writes wait in the outbox until a server's relay delivers them.
+// Run it on a schedule, for example from cron. A run with nothing overdue changes nothing.
+// The audit events it writes wait in the outbox until a server's relay delivers them.
 import { ConfigError, loadConfig, loadEnvFileIfPresent } from '../server/config.ts';
 import { openPostgres } from '../server/db/postgres.ts';
 import { ReviewService } from '../server/review/service.ts';

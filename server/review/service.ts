@@ -18,7 +18,7 @@ import { type DecisionKind, REASONS, type ReasonCode } from './reasons.ts';
 import { dueTime, type ReviewSettings } from './settings.ts';
 import { nextStatus, type TransitionName } from './transitions.ts';
 
-/** The newest decision on an application, whatever its state, or null. */
+/** Finds the newest decision on an application, whatever its state, or null. */
 export function findLatestDecision(em: EntityManager, applicationId: string) {
   return em.findOne(
     DecisionSchema,
@@ -42,7 +42,7 @@ export interface RiskOverrideInput {
   internalComment: string;
 }
 
-/** What one change did, for the audit event written with it. */
+/** Record of one change, for the audit event written with it. */
 interface ChangeRecord {
   action: string;
   fields: ApplicationField[];
@@ -109,7 +109,7 @@ export class ReviewService {
     });
   }
 
-  /** A transition without a decision: start_review, hold or resume. */
+  /** Applies a transition that needs no decision: start_review, hold or resume. */
   move(id: string, version: number, name: 'start_review' | 'hold' | 'resume') {
     return this.change(id, version, (tx, application, now) => {
       this.requireAssignee(application, name);
@@ -191,7 +191,7 @@ export class ReviewService {
     });
   }
 
-  /** A second operator confirms the pending decision. */
+  /** Confirms the pending decision; the caller must be another operator than the decider. */
   confirm(id: string, version: number, comment: string | undefined): Promise<Application> {
     const operator = this.operator();
     return this.change(id, version, async (tx, application, now) => {
@@ -239,8 +239,8 @@ export class ReviewService {
   }
 
   /**
-   * A new attempt with corrected data. The data it replaces is kept as an attempt; the new
-   * data is scored again and gets a new due time.
+   * Replaces the data with a corrected submission. The replaced data is kept as an attempt,
+   * and the new data is scored again and gets a new due time.
    */
   resubmit(id: string, version: number, input: SubmissionData): Promise<Application> {
     return this.change(id, version, async (tx, application, now) => {
@@ -574,7 +574,7 @@ export class ReviewService {
     return latest;
   }
 
-  /** A change other than confirming or declining voids the decision waiting for confirmation. */
+  /** Voids the decision waiting for confirmation, because the application changed after it. */
   private async voidPending(tx: EntityManager, application: Application, now: Date, why: string) {
     if (application.status !== 'pending_confirmation') return;
     const pending = await this.latestDecision(tx, application.id);

@@ -23,7 +23,7 @@ export function reviewSettings(config: Config): ReviewSettings {
   };
 }
 
-/** The review due time of a submission made at `submittedAt` with risk level `level`. */
+/** Computes the review due time of a submission made at `submittedAt` with risk `level`. */
 export function dueTime(submittedAt: Date, level: RiskLevel, settings: ReviewSettings): Date {
   return new Date(submittedAt.getTime() + settings.dueHours[level] * 3_600_000);
 }

@@ -14,7 +14,7 @@ type TimelineEntry = z.input<typeof timelineEntryOutput>;
 export const TIMELINE_LIMIT_PER_SOURCE = 500;
 
 /**
- * One application's history in order: status changes, decisions and notes from PostgreSQL,
+ * Reads one application's history in order: status changes, decisions and notes from PostgreSQL,
  * and audit events from MongoDB together with those still waiting in the outbox. Entries of
  * one change share its time and keep the order they were written in (ids are UUIDv7).
  */
@@ -135,6 +135,13 @@ export async function readTimeline(
       },
     });
   }
-  entries.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : 0));
+  entries.sort((a, b) => compareText(a.order, b.order));
   return { items: entries.map(({ entry }) => entry), truncated };
+}
+
+/** Compares two strings by UTF-16 code units, the order of ISO times and lower-case UUIDs. */
+function compareText(a: string, b: string): number {
+  if (a < b) return -1;
+  if (a > b) return 1;
+  return 0;
 }

@@ -2,7 +2,7 @@ import { type ApplicationStatus, OPEN_STATUSES } from '../applications/status.ts
 import { DomainError } from '../shared/errors.ts';
 
 /**
- * Who may take a transition:
+ * Kind of actor that may take a transition:
  * - `assignee`: the operator the application is assigned to;
  * - `other_operator`: any operator except the one who made the pending decision;
  * - `operator`: any operator;
@@ -126,9 +126,9 @@ export function allowedTransitions(status: ApplicationStatus): TransitionName[] 
 }
 
 /**
- * Checks that `name` may leave `current` and returns the next status. An illegal transition is
- * a conflict naming the current status and the transitions it allows; `hint` adds why, when
- * the caller can know more (for example that a pending decision was voided).
+ * Checks that `name` may leave `current` and returns the next status. An illegal transition
+ * throws a conflict naming the current status and the transitions it allows. `hint` adds the
+ * reason when more is known, for example that a pending decision was voided.
  */
 export function nextStatus(
   current: ApplicationStatus,

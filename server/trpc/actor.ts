@@ -12,7 +12,7 @@ export const OPERATOR_ID = /^[A-Za-z0-9][A-Za-z0-9._@:-]{0,127}$/;
 
 export interface ResolvedActor {
   actor: Actor;
-  /** Why the request's credentials are refused; procedures throw it before they run. */
+  /** Error for credentials that are not accepted; procedures throw it before they run. */
   problem: DomainError | null;
 }
 

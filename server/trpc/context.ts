@@ -17,7 +17,7 @@ export interface AppServices {
   relay: AuditRelay;
 }
 
-/** What a request presents to say who it is. */
+/** Credentials a request presents. */
 export interface Credentials {
   devOperator?: string | string[];
 }
