@@ -1,6 +1,7 @@
 // Creates benchmark databases and fills their applications table with generated
 // applications, using set-based SQL so that a million rows take a few minutes. Every value is
 // derived from md5 hashes of an application key, so the same size always gives the same rows.
+import { userInfo } from 'node:os';
 import pg from 'pg';
 import { searchForm } from '../../server/applications/normalize.ts';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
@@ -9,7 +10,7 @@ import { RULESET_VERSION, THRESHOLDS } from '../../server/risk/intake-rules.ts';
 /**
  * The instant the generated back office is observed at: creation times lie in the two years
  * before it, and the benchmark passes it to the queue as the current time. A fixed instant
- * keeps the data and the results the same on every run, whatever the clock says.
+ * keeps the data and the results the same on every run, whatever the date.
  */
 export const REFERENCE_TIME = new Date('2026-12-01T12:00:00Z');
 
@@ -66,7 +67,7 @@ const FAMILY_SKEW = 1.5;
 /** Countries are drawn as the index `floor(count * r^2)`: about 16% live in the first one. */
 const COUNTRY_SKEW = 2;
 
-/** A name as stored (NFC), its search form, and the ASCII letters used in email addresses. */
+/** Computes each name as stored (NFC), its search form, and its ASCII letters for email addresses. */
 function nameForms(names: string[]) {
   const stored = names.map((name) => name.normalize('NFC'));
   const search = stored.map(searchForm);
@@ -75,17 +76,17 @@ function nameForms(names: string[]) {
 }
 
 /**
- * A uniform number in [0, 1) from 32 bits of md5(salt || key). A SQL function of one select is
- * inlined by the planner, so this costs one md5 per call. It lives in pg_temp, so it leaves no
- * trace in the schema.
+ * SQL that creates `pg_temp.unit(key, salt)`, a uniform number in [0, 1) from 32 bits of
+ * md5(salt || key). The planner inlines a SQL function of one select, so a call costs one md5.
+ * The function lives in pg_temp, so it leaves no trace in the schema.
  */
 const UNIT_FUNCTION = `create or replace function pg_temp.unit(key bigint, salt text) returns double precision
   language sql immutable parallel safe
   as $$ select ('x' || substr(md5(salt || key::text), 1, 8))::bit(32)::bigint / 4294967296.0 $$`;
 
 /**
- * Inserts the applications with keys `n * :stride` for n from :first to :last. Each lateral
- * step derives one group of columns from the ones before it:
+ * SQL that inserts the applications with keys `n * :stride` for n from :first to :last. Each
+ * lateral step derives one group of columns from the ones before it:
  * - `created`: the key's position u = key / REFERENCE_ROWS maps to a creation time at age
  *   730 days * (1 - sqrt(u)), so volume grows linearly over the two years, and the newest
  *   keys are the newest applications (the heap is in creation order, as in a live table).
@@ -103,6 +104,9 @@ const UNIT_FUNCTION = `create or replace function pg_temp.unit(key bigint, salt 
  *   rejected ones have one, and so do 10% of submitted ones and half of the withdrawn and
  *   expired ones.
  *
+ * Times are cut to milliseconds, the precision of the JavaScript dates the server writes and
+ * of the queue's cursors.
+ *
  * Every subquery ends in `offset 0`, which stops the planner from flattening it into the outer
  * select. Flattened, each later reference repeats the whole expression with its md5 calls,
  * which made the insert about eight times slower.
@@ -116,6 +120,7 @@ insert into applications (
   resubmission_count, created_at, updated_at, version
 )
 select
+  -- The UUIDv7 layout the server uses: creation time in ms, version 7, variant 8, md5 bits.
   (lpad(to_hex((extract(epoch from created.at) * 1000)::bigint), 12, '0') || '7'
     || substr(md5('id' || k.key), 1, 3) || '8' || substr(md5('id' || k.key), 4, 15))::uuid,
   'bench-' || lpad(k.key::text, 7, '0'),
@@ -142,12 +147,13 @@ select
   :ruleset_version::text,
   pg_temp.unit(k.key, 'duplicate') < 0.02,
   assignment.assignee_id,
-  assignment.assigned_at,
-  timing.submitted_at,
-  timing.due_at,
+  date_trunc('milliseconds', assignment.assigned_at),
+  date_trunc('milliseconds', timing.submitted_at),
+  date_trunc('milliseconds', timing.due_at),
   timing.resubmission_count,
-  created.at,
-  greatest(created.at, timing.submitted_at, assignment.assigned_at, timing.changed_at),
+  date_trunc('milliseconds', created.at),
+  date_trunc('milliseconds',
+    greatest(created.at, timing.submitted_at, assignment.assigned_at, timing.changed_at)),
   case state.status when 'submitted' then 1 + (assignment.assignee_id is not null)::int
     when 'in_review' then 3 when 'on_hold' then 4 else 5 end + 2 * timing.resubmission_count
 from generate_series(:first::bigint, :last::bigint) as n
@@ -304,6 +310,8 @@ export interface GenerateOptions {
  * Empties the applications table (and the tables that reference it) of the database at
  * `clientUrl`, inserts `rows` generated applications, checks their search forms, and runs
  * `vacuum analyze`. The schema must be migrated already.
+ * NOTE: only `applications` is filled, so pending_confirmation applications have no pending
+ * decision and no application has status history or notes.
  */
 export async function generateApplications(
   clientUrl: string,
@@ -314,8 +322,8 @@ export async function generateApplications(
     throw new Error(`Invalid row count ${rows}: it must divide ${REFERENCE_ROWS}.`);
   }
   const stride = REFERENCE_ROWS / rows;
-  const given = nameForms(GIVEN_NAMES);
-  const family = nameForms(FAMILY_NAMES);
+  const givenNames = nameForms(GIVEN_NAMES);
+  const familyNames = nameForms(FAMILY_NAMES);
 
   const client = new pg.Client({ connectionString: clientUrl });
   await client.connect();
@@ -333,12 +341,12 @@ export async function generateApplications(
         reference_time: REFERENCE_TIME,
         reference_rows: REFERENCE_ROWS,
         countries: COUNTRIES,
-        given_names: given.stored,
-        given_search: given.search,
-        given_email: given.email,
-        family_names: family.stored,
-        family_search: family.search,
-        family_email: family.email,
+        given_names: givenNames.stored,
+        given_search: givenNames.search,
+        given_email: givenNames.email,
+        family_names: familyNames.stored,
+        family_search: familyNames.search,
+        family_email: familyNames.email,
         family_skew: FAMILY_SKEW,
         country_skew: COUNTRY_SKEW,
         ruleset_version: RULESET_VERSION,
@@ -376,6 +384,16 @@ export interface Dataset {
   rows: number;
 }
 
+/**
+ * Returns BENCH_DATABASE_URL, or by default the local server as the current OS user. The
+ * benchmarks use its host, port and credentials, with their own database names.
+ */
+export function benchmarkServerUrl(): string {
+  return (
+    process.env.BENCH_DATABASE_URL || `postgresql://${userInfo().username}@127.0.0.1:5432/postgres`
+  );
+}
+
 /** Builds the URL of `database` on the server of `serverUrl`. */
 export function databaseUrl(serverUrl: string, database: string): string {
   const url = new URL(serverUrl);
@@ -385,7 +403,7 @@ export function databaseUrl(serverUrl: string, database: string): string {
 
 /**
  * Creates the dataset's database on the server of `serverUrl` if it is missing, migrates it,
- * and generates its applications unless it already holds exactly `rows` of them (or `fresh`
+ * and generates its applications unless it already contains exactly `rows` of them (or `fresh`
  * is set). Returns the database URL.
  */
 export async function prepareDataset(
