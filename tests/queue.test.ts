@@ -269,10 +269,17 @@ queue('refuses a cursor of another sort, an edited cursor and bad limits', async
   const page = await clients.bob.review.queue.query({ sort: 'due', limit: 1 });
   assert.ok(page.nextCursor);
 
+  const forged = (values: unknown[]) => Buffer.from(JSON.stringify(values)).toString('base64url');
+  const id = '00000000-0000-4000-8000-000000000000';
   for (const input of [
     { sort: 'risk' as const, cursor: page.nextCursor },
+    { sort: 'created' as const, cursor: page.nextCursor },
     { cursor: 'not-a-cursor' },
-    { cursor: Buffer.from('[1,2,3]').toString('base64url') },
+    { cursor: forged([1, 2, 3]) },
+    { cursor: forged(['due', '2026-02-30T00:00:00.000Z', id]) },
+    { cursor: forged(['due', '0000-01-01T00:00:00.000Z', id]) },
+    { cursor: forged(['due', '2026-01-01 (foo)', id]) },
+    { sort: 'risk' as const, cursor: forged(['risk', 101, '2026-01-01T00:00:00.000Z', id]) },
   ]) {
     const error = await expectTRPCError(clients.bob.review.queue.query(input));
     assert.equal(
@@ -307,11 +314,44 @@ queue(
     assert.equal(await search('100%'), []);
     const combined = await read(clients.bob, { q: 'garcia', scope: 'unassigned' });
     assert.equal(combined.items, []);
-    const short = await expectTRPCError(read(clients.bob, { q: 'ab' }));
-    assert.equal(
-      short.data?.issues.map((issue: { path: string }) => issue.path),
-      ['q'],
-    );
+    assert.equal(await search('X1 2345678'), ['José Ñúñez García']);
+    assert.equal(await search('X12 345 67 8'), ['José Ñúñez García']);
+    assert.equal(await search('na li'), []);
+    assert.equal(await search('garcia ma'), ['María García']);
+    for (const q of ['ab', '!!!---...', 'abc\u0000def', '   ']) {
+      const error = await expectTRPCError(read(clients.bob, { q }));
+      assert.equal(
+        error.data?.issues.map((issue: { path: string }) => issue.path),
+        ['q'],
+        JSON.stringify(q),
+      );
+    }
+  },
+);
+
+queue(
+  'pages rows whose times have microseconds without repeats',
+  async ({ clients, orm, apps }) => {
+    // Rows written by other tools can carry finer times than a JavaScript Date.
+    const ids = apps.slice(0, 3).map((app) => app.id);
+    const due = '2030-01-01T00:00:00.000700Z';
+    await orm.em
+      .fork()
+      .execute('update applications set due_at = ?::timestamptz where id in (?)', [due, ids]);
+    try {
+      const paged = await readAll(
+        clients.bob,
+        { sort: 'due', dueFrom: new Date('2029-12-31T00:00:00Z') },
+        1,
+      );
+      assert.equal(paged.map((item) => item.id).sort(), [...ids].sort());
+    } finally {
+      for (const app of apps.slice(0, 3)) {
+        await orm.em
+          .fork()
+          .execute('update applications set due_at = ? where id = ?', [app.review.dueAt, app.id]);
+      }
+    }
   },
 );
 
@@ -382,16 +422,12 @@ queue('an index serves every filter combination of every sort', async ({ orm, ap
     combinations.push(filters[a] as Partial<QueueFilter>);
     for (const b of keys) if (a < b) combinations.push({ ...filters[a], ...filters[b] });
   }
+  const encode = (values: unknown[]) => Buffer.from(JSON.stringify(values)).toString('base64url');
+  const due = sample.review.dueAt.toISOString();
   const cursors: Record<QueueSort, string> = {
-    due: Buffer.from(JSON.stringify([sample.review.dueAt.toISOString(), sample.id])).toString(
-      'base64url',
-    ),
-    created: Buffer.from(JSON.stringify([sample.createdAt.toISOString(), sample.id])).toString(
-      'base64url',
-    ),
-    risk: Buffer.from(
-      JSON.stringify([sample.risk.score, sample.review.dueAt.toISOString(), sample.id]),
-    ).toString('base64url'),
+    due: encode(['due', due, sample.id]),
+    created: encode(['created', sample.createdAt.toISOString(), sample.id]),
+    risk: encode(['risk', sample.risk.score, due, sample.id]),
   };
 
   let checked = 0;

@@ -550,6 +550,165 @@ review(
   },
 );
 
+review(
+  'bodies take JSON numbers and booleans only, on both transports',
+  async ({ url, clients }) => {
+    const app = await inStatus(clients, 'in_review');
+    const headers = { 'x-dev-operator': 'alice' };
+    const reject = (body: Record<string, unknown>) =>
+      http(url, 'POST', `${API}/applications/${app.id}/reject`, {
+        json: {
+          version: app.version,
+          reasonCode: 'suspected_fraud',
+          applicantMessage: 'Rejected.',
+          retryAllowed: false,
+          ...body,
+        },
+        headers,
+      });
+
+    const retryAsText = await reject({ retryAllowed: 'false' });
+    const versionAsText = await reject({ version: String(app.version) });
+    const versionAsBoolean = await reject({ version: true });
+    const viaTrpc = await expectTRPCError(
+      // @ts-expect-error: the version is a number
+      clients.alice.review.hold.mutate({ id: app.id, version: String(app.version) }),
+    );
+
+    assert.is(retryAsText.status, 400);
+    assert.equal(
+      retryAsText.body.data.issues.map((issue: { path: string }) => issue.path),
+      ['retryAllowed'],
+    );
+    assert.is(versionAsText.status, 400);
+    assert.is(versionAsBoolean.status, 400);
+    assert.equal(
+      viaTrpc.data?.issues.map((issue: { path: string }) => issue.path),
+      ['version'],
+    );
+    const unchanged = await clients.alice.applications.get.query({ id: app.id });
+    assert.is(unchanged.status, 'in_review');
+    assert.is(unchanged.version, app.version);
+  },
+);
+
+review(
+  'callers that are not operators see no internal comments or operator ids',
+  async ({ clients }) => {
+    const app = await inStatus(clients, 'in_review');
+    await clients.alice.review.reject.mutate({
+      id: app.id,
+      version: app.version,
+      reasonCode: 'data_mismatch',
+      internalComment: 'Selfie does not match the passport photo',
+      applicantMessage: 'Your photo does not match your document.',
+      retryAllowed: true,
+    });
+
+    const asIntake = await clients.intake.applications.get.query({ id: app.id });
+    const asOperator = await clients.bob.applications.get.query({ id: app.id });
+
+    assert.is(asIntake.review.decision?.reasonCode, 'data_mismatch');
+    assert.is(
+      asIntake.review.decision?.applicantMessage,
+      'Your photo does not match your document.',
+    );
+    assert.is(asIntake.review.decision?.internalComment, null);
+    assert.is(asIntake.review.decision?.decidedBy, null);
+    assert.is(
+      asOperator.review.decision?.internalComment,
+      'Selfie does not match the passport photo',
+    );
+    assert.is(asOperator.review.decision?.decidedBy, 'alice');
+  },
+);
+
+review(
+  'operator ids are compared in lower case; reserved ids are rejected',
+  async ({ url, clients }) => {
+    const pending = await inStatus(clients, 'pending_confirmation', { highRisk: true });
+    const shouting = createKycClient({ url, devOperator: 'ALICE' });
+
+    const self = await expectTRPCError(
+      shouting.review.confirm.mutate({ id: pending.id, version: pending.version }),
+    );
+    const reserved = await Promise.all(
+      ['anonymous', 'none', 'system:expire', 'import:file.csv'].map((id) =>
+        http(url, 'GET', `${API}/queue`, { headers: { 'x-dev-operator': id } }),
+      ),
+    );
+    const toNone = await expectTRPCError(
+      clients.bob.review.assign.mutate({
+        id: pending.id,
+        version: pending.version,
+        assignee: 'none',
+      }),
+    );
+
+    assert.is(self.data?.httpStatus, 403);
+    for (const response of reserved) {
+      assert.is(response.status, 400);
+      assert.match(response.body.data.issues[0].message, 'reserved');
+    }
+    assert.equal(
+      toNone.data?.issues.map((issue: { path: string }) => issue.path),
+      ['assignee'],
+    );
+  },
+);
+
+review('free text needs a visible character and no bidirectional controls', async ({ clients }) => {
+  const app = await inStatus(clients, 'in_review');
+
+  for (const text of ['\u200B', '\u200B\u2060 ', 'pay \u202Eevil', '\u2066isolated\u2069']) {
+    assert.equal(
+      await trpcIssuePaths(clients.alice.review.addNote.mutate({ id: app.id, text })),
+      ['text'],
+      JSON.stringify(text),
+    );
+  }
+  assert.equal(
+    await trpcIssuePaths(
+      clients.alice.review.approve.mutate({
+        id: app.id,
+        version: app.version,
+        reasonCode: 'other',
+        internalComment: '\u200B\u2060',
+      }),
+    ),
+    ['internalComment'],
+  );
+});
+
+review(
+  'assignment events name the previous assignee and the voided decision',
+  async ({ clients, db }) => {
+    const pending = await inStatus(clients, 'pending_confirmation', { highRisk: true });
+
+    const released = await clients.alice.review.release.mutate({
+      id: pending.id,
+      version: pending.version,
+    });
+    await clients.bob.review.claim.mutate({ id: released.id, version: released.version });
+
+    const events = await db.query<{
+      action: string;
+      changes: { field: string; value?: unknown }[];
+    }>(
+      "select action, changes from audit_outbox where application_id = $1 and action in ('application.released', 'application.claimed') order by sequence",
+      [pending.id],
+    );
+    const value = (row: (typeof events.rows)[number] | undefined, field: string) =>
+      row?.changes.find((change) => change.field === field)?.value;
+    const [firstClaim, release, secondClaim] = events.rows;
+    assert.is(value(firstClaim, 'previousAssigneeId'), null);
+    assert.is(value(release, 'previousAssigneeId'), 'alice');
+    assert.is(value(release, 'voidedDecisionId'), pending.review.decision?.id);
+    assert.is(value(secondClaim, 'previousAssigneeId'), null);
+    assert.is(value(secondClaim, 'assigneeId'), 'bob');
+  },
+);
+
 review.run();
 
 const production = suite<{ url: string }>('development operator in production');

@@ -49,6 +49,8 @@ export const ApplicationSchema = defineEntity({
       name: 'applications_risk_score_check',
       expression: '(risk_score >= 0) AND (risk_score <= 100)',
     },
+    // The queue relies on it: a creation range also bounds the due times it can match.
+    { name: 'applications_due_after_created_check', expression: 'due_at >= created_at' },
   ],
   indexes: [
     { name: 'applications_created_index', properties: ['createdAt', 'id'] },
@@ -92,10 +94,16 @@ export const ApplicationSchema = defineEntity({
       properties: ['createdAt', 'id'],
       where: OPEN_STATUS_SQL,
     },
+    // Country has many values, so its filter gets an index in due order of its own.
     {
-      name: 'applications_search_name_index',
-      expression:
-        'create index "applications_search_name_index" on "applications" using gin ("search_name" gin_trgm_ops)',
+      name: 'applications_open_country_due_index',
+      properties: ['country', 'dueAt', 'id'],
+      where: OPEN_STATUS_SQL,
+    },
+    // Trigrams of the folded names of open applications, for the queue search.
+    {
+      name: 'applications_open_search_name_index',
+      expression: `create index "applications_open_search_name_index" on "applications" using gin ("search_name" gin_trgm_ops) where ${OPEN_STATUS_SQL}`,
     },
   ],
 });

@@ -11,6 +11,7 @@ export function toApplicationOutput(
   application: Application,
   decision: Decision | null,
   settings: ReviewSettings,
+  forOperator: boolean,
   now = new Date(),
 ) {
   return {
@@ -46,7 +47,7 @@ export function toApplicationOutput(
       breached: isBreached(application, now),
       resubmissionCount: application.resubmissionCount,
       resubmissionsLeft: Math.max(0, settings.resubmissionLimit - application.resubmissionCount),
-      decision: decision ? toDecisionOutput(decision) : null,
+      decision: decision ? toDecisionOutput(decision, forOperator) : null,
     },
     possibleDuplicate: application.possibleDuplicate,
     createdAt: application.createdAt,

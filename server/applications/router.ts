@@ -54,7 +54,7 @@ export const applicationsRouter = router({
         { applicationId: application.id, riskLevel: application.riskLevel },
         'application created',
       );
-      return toApplicationOutput(application, null, ctx.review);
+      return toApplicationOutput(application, null, ctx.review, false);
     }),
 
   get: publicProcedure

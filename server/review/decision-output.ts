@@ -4,6 +4,8 @@ import { dateTimeOutput } from '../shared/zod-fields.ts';
 import type { Decision } from './decision.entity.ts';
 import { DECISION_KINDS, DECISION_STATES, REASON_CODES } from './reasons.ts';
 
+const INTERNAL = 'Null unless the caller is an operator.';
+
 export const decisionOutput = z
   .object({
     id: z.uuid(),
@@ -16,17 +18,32 @@ export const decisionOutput = z
       .nullable()
       .meta({ description: 'Proposed level of a risk override' }),
     retryAllowed: z.boolean().nullable(),
-    internalComment: z.string().nullable(),
+    internalComment: z.string().nullable().meta({ description: INTERNAL }),
     applicantMessage: z.string().nullable(),
-    decidedBy: z.string(),
+    decidedBy: z
+      .string()
+      .nullable()
+      .meta({ description: `Operator who decided. ${INTERNAL}` }),
     decidedAt: dateTimeOutput(),
-    resolvedBy: z.string().nullable().meta({ description: 'Who confirmed, declined or voided it' }),
+    resolvedBy: z
+      .string()
+      .nullable()
+      .meta({ description: `Operator who confirmed, declined or voided it. ${INTERNAL}` }),
     resolvedAt: dateTimeOutput().nullable(),
-    resolutionComment: z.string().nullable(),
+    resolutionComment: z.string().nullable().meta({ description: INTERNAL }),
   })
   .meta({ id: 'Decision' });
 
-export function toDecisionOutput(decision: Decision): z.input<typeof decisionOutput> {
+/**
+ * Converts a decision for a response. Operator ids and internal comments go to operators
+ * only; a submitting system sees the outcome, the reason code and the applicant message.
+ */
+export function toDecisionOutput(
+  decision: Decision,
+  forOperator: boolean,
+): z.input<typeof decisionOutput> {
+  const internal = <T>(value: T | null | undefined): T | null =>
+    forOperator ? (value ?? null) : null;
   return {
     id: decision.id,
     kind: decision.kind,
@@ -35,12 +52,12 @@ export function toDecisionOutput(decision: Decision): z.input<typeof decisionOut
     reasonCode: decision.reasonCode ?? null,
     riskLevel: decision.riskLevel ?? null,
     retryAllowed: decision.retryAllowed ?? null,
-    internalComment: decision.internalComment ?? null,
+    internalComment: internal(decision.internalComment),
     applicantMessage: decision.applicantMessage ?? null,
-    decidedBy: decision.decidedBy,
+    decidedBy: internal(decision.decidedBy),
     decidedAt: decision.decidedAt,
-    resolvedBy: decision.resolvedBy ?? null,
+    resolvedBy: internal(decision.resolvedBy),
     resolvedAt: decision.resolvedAt ?? null,
-    resolutionComment: decision.resolutionComment ?? null,
+    resolutionComment: internal(decision.resolutionComment),
   };
 }

@@ -1,10 +1,12 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { z } from 'zod';
 import { type Application, ApplicationSchema } from '../applications/application.entity.ts';
 import { normalizeDocumentNumber, normalizeEmail, searchForm } from '../applications/normalize.ts';
 import { OPEN_STATUS_SQL, OPEN_STATUSES, type OpenStatus } from '../applications/status.ts';
 import type { RiskLevel } from '../risk/score.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
 import { invalidInput } from '../shared/errors.ts';
+import { storableDate } from '../shared/query-params.ts';
 
 export const QUEUE_SORTS = ['due', 'risk', 'created'] as const;
 export type QueueSort = (typeof QUEUE_SORTS)[number];
@@ -38,26 +40,34 @@ export const SEARCH_WORD_MIN = 3;
 const likeLiteral = (word: string) => word.replace(/[\\%_]/g, (char) => `\\${char}`);
 
 interface Search {
-  /** Conditions that indexes serve, joined with OR: name words, email, document number. */
+  /** Conditions joined with OR, each served by an index: name words, email, document number. */
   indexed: { sql: string; params: unknown[] }[];
-  /** Name words shorter than the trigram size, checked on the matches only. */
-  shortWords: string[];
 }
+
+const hasLetterOrDigit = (word: string) => /[\p{L}\p{N}]/u.test(word);
 
 /**
  * Turns free text into the searches it can mean: the words of a name (in any order, marks
  * and case ignored), an email address, and a document number typed with or without separators.
  */
 export function parseSearch(q: string): Search {
-  const words = searchForm(q).split(' ').filter(Boolean);
+  if (/\p{Cc}/u.test(q)) {
+    throw invalidInput([{ path: 'q', message: 'must not contain control characters' }]);
+  }
+  const words = searchForm(q).split(' ').filter(hasLetterOrDigit);
   const longWords = words.filter((word) => [...word].length >= SEARCH_WORD_MIN);
   const shortWords = words.filter((word) => [...word].length < SEARCH_WORD_MIN);
   const indexed: Search['indexed'] = [];
   const phrase = words.join(' ');
   if (longWords.length > 0) {
+    // The trigram index finds the long words. Short ones are checked with strpos, which the
+    // index does not try to serve: a pattern without trigrams would make it read every entry.
     indexed.push({
-      sql: longWords.map(() => `search_name like ? escape '\\'`).join(' and '),
-      params: longWords.map((word) => `%${likeLiteral(word)}%`),
+      sql: [
+        ...longWords.map(() => `search_name like ? escape '\\'`),
+        ...shortWords.map(() => 'strpos(search_name, ?) > 0'),
+      ].join(' and '),
+      params: [...longWords.map((word) => `%${likeLiteral(word)}%`), ...shortWords],
     });
   } else if ([...phrase].length >= SEARCH_WORD_MIN) {
     // Short words only, as in "Li Na": the phrase as typed, spaces included.
@@ -82,52 +92,66 @@ export function parseSearch(q: string): Search {
       },
     ]);
   }
-  return { indexed, shortWords: longWords.length > 0 ? shortWords : [] };
+  return { indexed };
 }
 
-type CursorValues = [string, string] | [number, string, string];
+/** Keyset values of a page end; the sort comes first, so a cursor only continues its own sort. */
+const cursorTime = z.iso
+  .datetime({ error: 'not a time' })
+  .refine((value) => storableDate.safeParse(new Date(value)).success);
+const cursorSchemas = {
+  due: z.tuple([z.literal('due'), cursorTime, z.uuid()]),
+  created: z.tuple([z.literal('created'), cursorTime, z.uuid()]),
+  risk: z.tuple([z.literal('risk'), z.number().int().min(0).max(100), cursorTime, z.uuid()]),
+} as const;
 
-const isIsoDate = (value: unknown) =>
-  typeof value === 'string' && !Number.isNaN(Date.parse(value)) && /^\d{4}-/.test(value);
-const isUuid = (value: unknown) =>
-  typeof value === 'string' &&
-  /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(value);
+type CursorValues = (string | number)[];
 
-const cursorCheck: Record<QueueSort, (values: unknown[]) => values is CursorValues> = {
-  due: (values): values is CursorValues =>
-    values.length === 2 && isIsoDate(values[0]) && isUuid(values[1]),
-  created: (values): values is CursorValues =>
-    values.length === 2 && isIsoDate(values[0]) && isUuid(values[1]),
-  risk: (values): values is CursorValues =>
-    values.length === 3 &&
-    Number.isInteger(values[0]) &&
-    (values[0] as number) >= 0 &&
-    (values[0] as number) <= 100 &&
-    isIsoDate(values[1]) &&
-    isUuid(values[2]),
-};
+const cursorCheck =
+  (sort: QueueSort) =>
+  (values: unknown[]): values is CursorValues =>
+    cursorSchemas[sort].safeParse(values).success;
 
-/** Per sort: the ORDER BY, the keyset condition after a cursor, and the cursor of a row. */
+/** A row as read for the queue: the columns, and its times in microseconds for the cursor. */
+type QueueRow = Record<string, unknown> & { cursor_due_at: string; cursor_created_at: string };
+
+/**
+ * Per sort: the ORDER BY, the keyset condition after a cursor, and the cursor of a row. Times
+ * in cursors keep PostgreSQL's microseconds, so rows written with finer times than a
+ * JavaScript Date holds are not repeated or skipped between pages.
+ */
 const ORDERS: Record<
   QueueSort,
-  { orderBy: string; after: string; cursorOf: (row: Application) => CursorValues }
+  {
+    orderBy: string;
+    after: string;
+    cursorOf: (application: Application, row: QueueRow) => CursorValues;
+  }
 > = {
   due: {
     orderBy: 'due_at asc, id asc',
     after: '(due_at, id) > (?::timestamptz, ?::uuid)',
-    cursorOf: (row) => [row.dueAt.toISOString(), row.id],
+    cursorOf: (application, row) => ['due', row.cursor_due_at, application.id],
   },
   risk: {
     orderBy: '(100 - risk_score) asc, due_at asc, id asc',
     after: '((100 - risk_score), due_at, id) > (100 - ?::int, ?::timestamptz, ?::uuid)',
-    cursorOf: (row) => [row.riskScore, row.dueAt.toISOString(), row.id],
+    cursorOf: (application, row) => [
+      'risk',
+      application.riskScore,
+      row.cursor_due_at,
+      application.id,
+    ],
   },
   created: {
     orderBy: 'created_at desc, id desc',
     after: '(created_at, id) < (?::timestamptz, ?::uuid)',
-    cursorOf: (row) => [row.createdAt.toISOString(), row.id],
+    cursorOf: (application, row) => ['created', row.cursor_created_at, application.id],
   },
 };
+
+const utcText = (column: string) =>
+  `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
 /**
  * Builds the queue query. Every query repeats the predicate of the partial indexes on open
@@ -153,7 +177,12 @@ export function queueQuery(filter: QueueFilter, now: Date): { sql: string; param
     else if (pool) add('(assignee_id in (?) or assignee_id is null)', named);
     else add('assignee_id in (?)', named);
   }
-  if (filter.createdFrom) add('created_at >= ?', filter.createdFrom);
+  if (filter.createdFrom) {
+    // A due time is never before creation (a check constraint holds it), so the due-time
+    // index can start at createdFrom instead of walking every earlier due time.
+    add('created_at >= ?', filter.createdFrom);
+    add('due_at >= ?', filter.createdFrom);
+  }
   if (filter.createdTo) add('created_at < ?', filter.createdTo);
   if (filter.dueFrom) add('due_at >= ?', filter.dueFrom);
   if (filter.dueTo) add('due_at < ?', filter.dueTo);
@@ -169,18 +198,16 @@ export function queueQuery(filter: QueueFilter, now: Date): { sql: string; param
     withClause = `with matches as materialized (select id from applications where ${OPEN_STATUS_SQL} and (${search.indexed.map((part) => `(${part.sql})`).join(' or ')})) `;
     for (const part of search.indexed) withParams.push(...part.params);
     where.push('id in (select id from matches)');
-    for (const word of search.shortWords)
-      add(`search_name like ? escape '\\'`, `%${likeLiteral(word)}%`);
   }
 
   const order = ORDERS[filter.sort];
   if (filter.cursor) {
-    const values = decodeCursor(filter.cursor, cursorCheck[filter.sort]);
+    const [, ...values] = decodeCursor(filter.cursor, cursorCheck(filter.sort));
     add(order.after, ...values);
   }
   params.push(filter.limit + 1);
   return {
-    sql: `${withClause}select * from applications where ${where.join(' and ')} order by ${order.orderBy} limit ?`,
+    sql: `${withClause}select *, ${utcText('due_at')} as cursor_due_at, ${utcText('created_at')} as cursor_created_at from applications where ${where.join(' and ')} order by ${order.orderBy} limit ?`,
     params: [...withParams, ...params],
   };
 }
@@ -191,13 +218,14 @@ export async function readQueue(
   now = new Date(),
 ): Promise<QueuePage> {
   const { sql, params } = queueQuery(filter, now);
-  const rows = await em.execute<Record<string, unknown>[]>(sql, params);
+  const rows = await em.execute<QueueRow[]>(sql, params);
   const applications = rows.map((row) => em.map(ApplicationSchema, row));
   const items = applications.slice(0, filter.limit);
   const last = items.at(-1);
+  const lastRow = rows[items.length - 1];
   const nextCursor =
-    applications.length > filter.limit && last
-      ? encodeCursor(ORDERS[filter.sort].cursorOf(last))
+    applications.length > filter.limit && last && lastRow
+      ? encodeCursor(ORDERS[filter.sort].cursorOf(last, lastRow))
       : null;
   return { items, nextCursor };
 }

@@ -4,6 +4,7 @@ import type { Application } from '../applications/application.entity.ts';
 import { toApplicationOutput, toQueueItem } from '../applications/output.ts';
 import { applicationOutput, PAGE_SIZE_DEFAULT } from '../applications/schemas.ts';
 import { ApplicationService } from '../applications/service.ts';
+import { isOperator } from '../shared/actor.ts';
 import type { Context } from '../trpc/context.ts';
 import { operatorProcedure, router } from '../trpc/init.ts';
 import { queueSummary, readQueue } from './queue.ts';
@@ -66,7 +67,7 @@ const change = (path: string, summary: string, description: string): OpenApiMeta
 /** Builds the response of a change: the application with its latest decision. */
 export async function applicationResponse(ctx: Context, application: Application) {
   const decision = await findLatestDecision(ctx.em, application.id);
-  return toApplicationOutput(application, decision, ctx.review);
+  return toApplicationOutput(application, decision, ctx.review, isOperator(ctx.actor));
 }
 
 const service = (ctx: Context) => new ReviewService(ctx.em, ctx.actor, ctx.review);

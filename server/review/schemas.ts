@@ -9,9 +9,16 @@ import {
 } from '../applications/schemas.ts';
 import { OPEN_STATUSES } from '../applications/status.ts';
 import { auditEventOutput } from '../audit/schemas.ts';
-import { queryArray, queryBoolean, queryDateTime, queryInt } from '../shared/query-params.ts';
-import { countryCode, dateTimeOutput, uuidParam } from '../shared/zod-fields.ts';
-import { OPERATOR_ID } from '../trpc/actor.ts';
+import {
+  bodyBoolean,
+  bodyInt,
+  queryArray,
+  queryBoolean,
+  queryDateTime,
+  queryInt,
+} from '../shared/query-params.ts';
+import { countryCode, dateTimeOutput, normalizedString, uuidParam } from '../shared/zod-fields.ts';
+import { normalizeOperatorId } from '../trpc/actor.ts';
 import { decisionOutput } from './decision-output.ts';
 import { QUEUE_SORTS } from './queue.ts';
 import { DECISION_KINDS, REASON_CODES, REASONS } from './reasons.ts';
@@ -33,13 +40,25 @@ const freeText = (max: number) =>
         .refine(
           (text) => !/\p{Cc}/u.test(text.replace(/[\n\r\t]/g, '')),
           'must not contain control characters',
+        )
+        // Bidirectional controls can make text read differently from what is stored.
+        .refine(
+          (text) => !BIDI_CONTROLS.test(text),
+          'must not contain bidirectional control characters (U+202A-U+202E, U+2066-U+2069)',
+        )
+        .refine(
+          (text) => VISIBLE.test(text),
+          'must contain a visible character, not only spaces or invisible ones',
         ),
     );
 
-export const operatorId = z
-  .string()
-  .regex(OPERATOR_ID, 'must be an operator id: 1-128 letters, digits and . _ @ : -')
-  .meta({ description: 'Operator id', examples: ['analyst.kim'] });
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/u;
+const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/u;
+
+export const operatorId = normalizedString(normalizeOperatorId, 256).meta({
+  description: 'Operator id: 1-128 letters, digits and . _ @ : -, compared in lower case',
+  examples: ['analyst.kim'],
+});
 
 const reasonCode = z.enum(REASON_CODES).meta({
   description: `Reason code: ${REASON_CODES.map((code) => `\`${code}\` (${REASONS[code].description})`).join(', ')}`,
@@ -48,11 +67,9 @@ const reasonCode = z.enum(REASON_CODES).meta({
 /** The application and the version the caller last read; a different version is a 409. */
 export const changeInput = {
   id: uuidParam('Application id'),
-  version: z
-    .number()
-    .int('must be a whole number')
-    .min(1, 'must be at least 1')
-    .meta({ description: 'The `version` the caller last read; a stale one gets 409' }),
+  version: bodyInt({ min: 1, max: 2_147_483_647 }).meta({
+    description: 'The `version` the caller last read; a stale one gets 409',
+  }),
 };
 
 export const versionInput = z.object(changeInput);
@@ -75,9 +92,9 @@ export const rejectInput = z.object({
   reasonCode,
   ...decisionFields,
   applicantMessage: freeText(2000).meta({ description: 'Message shown to the applicant' }),
-  retryAllowed: z
-    .boolean()
-    .meta({ description: 'true: the applicant may resubmit; false: the rejection is final' }),
+  retryAllowed: bodyBoolean().meta({
+    description: 'true: the applicant may resubmit; false: the rejection is final',
+  }),
 });
 
 export const requestResubmissionInput = z.object({

@@ -74,10 +74,14 @@ export class ReviewService {
           { assignee: application.assigneeId ?? null },
         );
       }
-      await this.voidPending(tx, application, now, 'it was claimed');
+      const voided = await this.voidPending(tx, application, now, 'it was claimed');
       application.assigneeId = operator.id;
       application.assignedAt = now;
-      return { action: 'application.claimed', fields: ['assigneeId', 'assignedAt', 'status'] };
+      return {
+        action: 'application.claimed',
+        fields: ['assigneeId', 'assignedAt', 'status'],
+        extra: [{ field: 'previousAssigneeId', value: null }, ...voided],
+      };
     });
   }
 
@@ -87,13 +91,13 @@ export class ReviewService {
       this.requireOpen(application, 'assign');
       if (application.assigneeId === assignee) return null;
       const previous = application.assigneeId;
-      await this.voidPending(tx, application, now, 'it was reassigned');
+      const voided = await this.voidPending(tx, application, now, 'it was reassigned');
       application.assigneeId = assignee;
       application.assignedAt = now;
       return {
         action: 'application.assigned',
         fields: ['assigneeId', 'assignedAt', 'status'],
-        extra: [{ field: 'previousAssigneeId', value: previous }],
+        extra: [{ field: 'previousAssigneeId', value: previous }, ...voided],
       };
     });
   }
@@ -102,10 +106,15 @@ export class ReviewService {
     return this.change(id, version, async (tx, application, now) => {
       this.requireOpen(application, 'release');
       this.requireAssignee(application, 'release');
-      await this.voidPending(tx, application, now, 'it was released');
+      const previous = application.assigneeId ?? null;
+      const voided = await this.voidPending(tx, application, now, 'it was released');
       application.assigneeId = null;
       application.assignedAt = null;
-      return { action: 'application.released', fields: ['assigneeId', 'assignedAt', 'status'] };
+      return {
+        action: 'application.released',
+        fields: ['assigneeId', 'assignedAt', 'status'],
+        extra: [{ field: 'previousAssigneeId', value: previous }, ...voided],
+      };
     });
   }
 
@@ -332,9 +341,13 @@ export class ReviewService {
           ? await this.pendingDecision(tx, application, 'withdraw')
           : null;
       applyTransition(tx, application, 'withdraw', this.actor, now);
-      if (pending)
-        this.resolve(pending, 'voided', this.actor, now, 'The application was withdrawn');
-      return { action: 'application.withdraw', fields: ['status'] };
+      if (!pending) return { action: 'application.withdraw', fields: ['status'] };
+      this.resolve(pending, 'voided', this.actor, now, 'the application was withdrawn');
+      return {
+        action: 'application.withdraw',
+        fields: ['status'],
+        extra: [{ field: 'voidedDecisionId', value: pending.id }],
+      };
     });
   }
 
@@ -575,13 +588,18 @@ export class ReviewService {
   }
 
   /** Voids the decision waiting for confirmation, because the application changed after it. */
-  private async voidPending(tx: EntityManager, application: Application, now: Date, why: string) {
-    if (application.status !== 'pending_confirmation') return;
+  private async voidPending(
+    tx: EntityManager,
+    application: Application,
+    now: Date,
+    why: string,
+  ): Promise<AuditChange[]> {
+    if (application.status !== 'pending_confirmation') return [];
     const pending = await this.latestDecision(tx, application.id);
     applyTransition(tx, application, 'void_pending', this.actor, now, { decisionId: pending?.id });
-    if (pending?.state === 'pending_confirmation') {
-      this.resolve(pending, 'voided', this.actor, now, `the application changed after it: ${why}`);
-    }
+    if (pending?.state !== 'pending_confirmation') return [];
+    this.resolve(pending, 'voided', this.actor, now, `the application changed after it: ${why}`);
+    return [{ field: 'voidedDecisionId', value: pending.id }];
   }
 
   private resolve(

@@ -85,7 +85,7 @@ export async function readTimeline(
       kind: 'decision',
       at: decision.decidedAt,
       actor: decision.decidedBy,
-      decision: toDecisionOutput(decision),
+      decision: toDecisionOutput(decision, true),
     });
   }
   for (const note of notes.slice(0, limit)) {
