@@ -29,21 +29,33 @@ export class Migration20261204100000_review extends Migration {
     await this.execute(
       `update "applications" set "computed_risk_level" = "risk_level", "submitted_at" = "created_at", "due_at" = "created_at" + case "risk_level" when 'low' then interval '24 hours' when 'medium' then interval '48 hours' else interval '72 hours' end;`,
     );
-    for (let offset = 0; ; offset += BACKFILL_BATCH) {
+    // Paged by key, so each batch reads only its own rows. The values go as one JSON
+    // parameter, because MikroORM expands array parameters into lists.
+    // NOTE: the backfill runs in the migration's transaction, which holds a lock on
+    // applications throughout; on a large table, plan the migration for a quiet hour.
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (;;) {
       const rows = (await this.execute(
-        `select "id", "full_name" from "applications" order by "id" limit ${BACKFILL_BATCH} offset ${offset}`,
+        `select "id", "full_name" from "applications" where "id" > ? order by "id" limit ${BACKFILL_BATCH}`,
+        [after],
       )) as { id: string; full_name: string }[];
-      if (rows.length === 0) break;
+      const last = rows.at(-1);
+      if (!last) break;
+      const names = rows.map((row) => ({ id: row.id, name: fold(row.full_name) }));
       await this.execute(
-        `update "applications" as a set "search_name" = v.name from unnest(?::uuid[], ?::text[]) as v(id, name) where a.id = v.id`,
-        [rows.map((row) => row.id), rows.map((row) => fold(row.full_name))],
+        `update "applications" as a set "search_name" = v.name from jsonb_to_recordset(?::jsonb) as v(id uuid, name text) where a.id = v.id`,
+        [JSON.stringify(names)],
       );
+      after = last.id;
     }
     await this.execute(
       `alter table "applications" alter column "search_name" set not null, alter column "computed_risk_level" set not null, alter column "submitted_at" set not null, alter column "due_at" set not null, alter column "resubmission_count" drop default;`,
     );
     await this.execute(
       `alter table "applications" add constraint "applications_computed_risk_level_check" check ("computed_risk_level" in ('low', 'medium', 'high'));`,
+    );
+    await this.execute(
+      `alter table "applications" add constraint "applications_due_after_created_check" check (due_at >= created_at);`,
     );
 
     await this.execute(
@@ -56,13 +68,16 @@ export class Migration20261204100000_review extends Migration {
       `create index "applications_open_assignee_due_index" on "applications" ("assignee_id", "due_at", "id") where ${OPEN};`,
     );
     await this.execute(
-      `create index "applications_open_risk_index" on "applications" ((100 - risk_score), "due_at", "id") where ${OPEN};`,
+      `create index "applications_open_risk_index" on "applications" ((case risk_level when 'high' then 0 when 'medium' then 1 else 2 end), (100 - risk_score), "due_at", "id") where ${OPEN};`,
     );
     await this.execute(
       `create index "applications_open_created_index" on "applications" ("created_at", "id") where ${OPEN};`,
     );
     await this.execute(
-      `create index "applications_search_name_index" on "applications" using gin ("search_name" gin_trgm_ops);`,
+      `create index "applications_open_country_due_index" on "applications" ("country", "due_at", "id") where ${OPEN};`,
+    );
+    await this.execute(
+      `create index "applications_open_search_name_index" on "applications" using gin ("search_name" gin_trgm_ops) where ${OPEN};`,
     );
 
     await this.execute(
@@ -102,7 +117,7 @@ export class Migration20261204100000_review extends Migration {
     await this.execute(
       `alter table "application_status_changes" add constraint "application_status_changes_to_status_check" check ("to_status" in (${STATUSES}));`,
     );
-    // Every existing application was submitted once.
+    // Before this migration only intake set a status, so every application is submitted.
     await this.execute(
       `insert into "application_status_changes" ("id", "application_id", "transition", "from_status", "to_status", "actor", "occurred_at") select gen_random_uuid(), "id", 'submit', null, 'submitted', 'system', "created_at" from "applications";`,
     );
@@ -147,7 +162,8 @@ export class Migration20261204100000_review extends Migration {
     await this.execute(`drop table if exists "application_status_changes";`);
     await this.execute(`drop table if exists "application_decisions";`);
     for (const index of [
-      'applications_search_name_index',
+      'applications_open_search_name_index',
+      'applications_open_country_due_index',
       'applications_open_created_index',
       'applications_open_risk_index',
       'applications_open_assignee_due_index',
@@ -157,14 +173,17 @@ export class Migration20261204100000_review extends Migration {
       await this.execute(`drop index if exists "${index}";`);
     }
     await this.execute(
+      `alter table "applications" drop constraint "applications_due_after_created_check";`,
+    );
+    await this.execute(
       `alter table "applications" drop constraint "applications_computed_risk_level_check";`,
     );
     await this.execute(
       `alter table "applications" drop column "search_name", drop column "computed_risk_level", drop column "assignee_id", drop column "assigned_at", drop column "submitted_at", drop column "due_at", drop column "resubmission_count";`,
     );
-    // Statuses the first migration does not know end the review as withdrawn.
+    // The first migration has no pending_confirmation: such applications go back to review.
     await this.execute(
-      `update "applications" set "status" = 'withdrawn' where "status" = 'pending_confirmation';`,
+      `update "applications" set "status" = 'in_review' where "status" = 'pending_confirmation';`,
     );
     await this.execute(`alter table "applications" drop constraint "applications_status_check";`);
     await this.execute(

@@ -427,7 +427,7 @@ queue('an index serves every filter combination of every sort', async ({ orm, ap
   const cursors: Record<QueueSort, string> = {
     due: encode(['due', due, sample.id]),
     created: encode(['created', sample.createdAt.toISOString(), sample.id]),
-    risk: encode(['risk', sample.risk.score, due, sample.id]),
+    risk: encode(['risk', 2, sample.risk.score, due, sample.id]),
   };
 
   let checked = 0;

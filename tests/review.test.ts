@@ -80,6 +80,8 @@ review(
         id: app.id,
         version: app.version,
         reasonCode: 'verified',
+        internalComment: 'Checked against the document',
+        applicantMessage: 'Thank you for your patience.',
       }),
     );
     const claimed = await expectTRPCError(
@@ -144,6 +146,7 @@ review(
       version: app.version,
       reasonCode: 'verified_after_enhanced_review',
       internalComment: 'Source of funds documented',
+      applicantMessage: 'Thank you for your patience.',
     });
     const self = await expectTRPCError(
       clients.alice.review.confirm.mutate({ id: app.id, version: pending.version }),
@@ -174,6 +177,8 @@ review('a low-risk approval takes effect at once', async ({ clients }) => {
     id: app.id,
     version: app.version,
     reasonCode: 'verified',
+    internalComment: 'Checked against the document',
+    applicantMessage: 'Thank you for your patience.',
   });
 
   assert.is(approved.status, 'approved');
@@ -250,6 +255,7 @@ review('resubmissions are capped and keep every earlier attempt', async ({ clien
       version: app.version,
       reasonCode: 'data_mismatch',
       applicantMessage: 'Please check your name.',
+      internalComment: 'Checked against the document',
     });
     const next = applicationInput({ applicant: { fullName } });
     app = await clients.intake.applications.resubmit.mutate({
@@ -269,6 +275,7 @@ review('resubmissions are capped and keep every earlier attempt', async ({ clien
       version: app.version,
       reasonCode: 'data_mismatch',
       applicantMessage: 'Once more.',
+      internalComment: 'Checked against the document',
     }),
   );
   const retry = await expectTRPCError(
@@ -278,6 +285,7 @@ review('resubmissions are capped and keep every earlier attempt', async ({ clien
       reasonCode: 'data_mismatch',
       applicantMessage: 'No.',
       retryAllowed: true,
+      internalComment: 'Checked against the document',
     }),
   );
 
@@ -305,6 +313,7 @@ review('a final rejection cannot be resubmitted; one allowing a retry can', asyn
       reasonCode: 'document_expired',
       applicantMessage: 'Your document has expired.',
       retryAllowed,
+      internalComment: 'Checked against the document',
     });
   };
   const final = await reject(false);
@@ -333,21 +342,27 @@ review('decisions take reason codes of their kind and the texts they need', asyn
 
   assert.equal(
     await trpcIssuePaths(
-      clients.alice.review.approve.mutate({ ...ref, reasonCode: 'sanctions_match' }),
+      clients.alice.review.approve.mutate({
+        ...ref,
+        reasonCode: 'sanctions_match',
+        internalComment: 'Checked against the document',
+        applicantMessage: 'Thank you for your patience.',
+      }),
     ),
     ['reasonCode'],
   );
-  assert.equal(
-    await trpcIssuePaths(clients.alice.review.approve.mutate({ ...ref, reasonCode: 'other' })),
-    ['internalComment'],
-  );
-  assert.equal(
-    await trpcIssuePaths(
-      // @ts-expect-error: applicantMessage and retryAllowed are required
-      clients.alice.review.reject.mutate({ ...ref, reasonCode: 'duplicate' }),
-    ),
-    ['applicantMessage', 'retryAllowed'],
-  );
+  for (const missing of [
+    // @ts-expect-error: both texts are required
+    clients.alice.review.approve.mutate({ ...ref, reasonCode: 'verified' }),
+    // @ts-expect-error: both texts and retryAllowed are required
+    clients.alice.review.reject.mutate({ ...ref, reasonCode: 'duplicate' }),
+    // @ts-expect-error: both texts are required
+    clients.alice.review.requestResubmission.mutate({ ...ref, reasonCode: 'data_mismatch' }),
+  ]) {
+    const paths = await trpcIssuePaths(missing);
+    assert.ok(paths.includes('internalComment'), paths.join());
+    assert.ok(paths.includes('applicantMessage'), paths.join());
+  }
   assert.equal(
     await trpcIssuePaths(
       clients.alice.review.addNote.mutate({ id: app.id, text: 'bell \u0007 here' }),
@@ -407,6 +422,8 @@ review(
         id: app.id,
         version: app.version,
         reasonCode: 'verified',
+        internalComment: 'Checked against the document',
+        applicantMessage: 'Thank you for your patience.',
       }),
       aliceAgain.review.reject.mutate({
         id: app.id,
@@ -414,6 +431,7 @@ review(
         reasonCode: 'suspected_fraud',
         applicantMessage: 'We cannot verify you.',
         retryAllowed: false,
+        internalComment: 'Checked against the document',
       }),
     ]);
 
@@ -455,6 +473,8 @@ review(
       id: app.id,
       version: app.version,
       reasonCode: 'verified',
+      internalComment: 'Checked against the document',
+      applicantMessage: 'Thank you for your patience.',
     });
 
     const timeline = await clients.carol.review.timeline.query({ id: app.id });
@@ -560,6 +580,7 @@ review(
         json: {
           version: app.version,
           reasonCode: 'suspected_fraud',
+          internalComment: 'Forged document',
           applicantMessage: 'Rejected.',
           retryAllowed: false,
           ...body,
@@ -674,6 +695,7 @@ review('free text needs a visible character and no bidirectional controls', asyn
         version: app.version,
         reasonCode: 'other',
         internalComment: '\u200B\u2060',
+        applicantMessage: 'Thank you for your patience.',
       }),
     ),
     ['internalComment'],

@@ -60,4 +60,51 @@ schema('roll back to an empty database', async ({ orm }) => {
   await orm.migrator.up();
 });
 
+schema('carry applications stored before the review workflow', async ({ orm }) => {
+  const connection = orm.em.getConnection();
+  await orm.migrator.down({ to: 'Migration20261204000000_intake' });
+  const ids: string[] = [];
+  for (const [index, name] of ['José Ñúñez', 'Li Na', 'Иван Петров'].entries()) {
+    const id = `00000000-0000-4000-8000-00000000000${index}`;
+    ids.push(id);
+    await connection.execute(
+      `insert into applications (id, external_reference, status, full_name, email, email_lookup, phone, country, document_type, document_number, document_number_comparable, document_issuing_country, document_image_url, risk_score, risk_level, risk_factors, risk_ruleset_version, possible_duplicate, created_at, updated_at, version) values (?, ?, 'submitted', ?, ?, ?, '+442079460958', 'GB', 'passport', ?, ?, 'GB', 'https://files.example.org/1.jpg', ?, ?, '[]', 'intake-2025-10', false, '2026-01-01T00:00:00Z', '2026-01-01T00:00:00Z', 1)`,
+      [
+        id,
+        `pre-review-${index}`,
+        name,
+        `p${index}@example.org`,
+        `p${index}@example.org`,
+        `D${index}`,
+        `D${index}`,
+        index * 40,
+        ['low', 'medium', 'high'][index],
+      ],
+    );
+  }
+
+  await orm.migrator.up();
+
+  const rows = await connection.execute<{ search_name: string; due_at: Date; changes: string }[]>(
+    'select search_name, due_at, (select count(*) from application_status_changes c where c.application_id = a.id) as changes from applications a order by id',
+  );
+  assert.equal(
+    rows.map((row) => row.search_name),
+    ['jose nunez', 'li na', 'иван петров'],
+  );
+  assert.equal(
+    rows.map((row) => new Date(row.due_at).toISOString()),
+    ['2026-01-02T00:00:00.000Z', '2026-01-03T00:00:00.000Z', '2026-01-04T00:00:00.000Z'],
+  );
+  assert.equal(
+    rows.map((row) => Number(row.changes)),
+    [1, 1, 1],
+  );
+  await orm.migrator.down({ to: 'Migration20261204000000_intake' });
+  const kept = await connection.execute<{ n: string }[]>('select count(*) as n from applications');
+  assert.is(Number(kept[0]?.n), 3);
+  await connection.execute('delete from applications where id in (?)', [ids]);
+  await orm.migrator.up();
+});
+
 schema.run();

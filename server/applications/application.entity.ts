@@ -1,6 +1,6 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
 import { DOCUMENT_TYPES, RISK_LEVELS, type RiskFactor } from '../risk/score.ts';
-import { APPLICATION_STATUSES, OPEN_STATUS_SQL } from './status.ts';
+import { APPLICATION_STATUSES, OPEN_STATUS_SQL, RISK_RANK_SQL } from './status.ts';
 
 export const ApplicationSchema = defineEntity({
   name: 'Application',
@@ -84,10 +84,11 @@ export const ApplicationSchema = defineEntity({
       properties: ['assigneeId', 'dueAt', 'id'],
       where: OPEN_STATUS_SQL,
     },
-    // Highest score first as an ascending key, so keyset pages compare whole rows.
+    // Highest level in effect first, then highest score, as ascending keys, so keyset pages
+    // compare whole rows.
     {
       name: 'applications_open_risk_index',
-      expression: `create index "applications_open_risk_index" on "applications" ((100 - risk_score), "due_at", "id") where ${OPEN_STATUS_SQL}`,
+      expression: `create index "applications_open_risk_index" on "applications" (${RISK_RANK_SQL}, (100 - risk_score), "due_at", "id") where ${OPEN_STATUS_SQL}`,
     },
     {
       name: 'applications_open_created_index',

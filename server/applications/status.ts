@@ -30,5 +30,11 @@ export type OpenStatus = (typeof OPEN_STATUSES)[number];
 export const isOpenStatus = (status: ApplicationStatus): status is OpenStatus =>
   (OPEN_STATUSES as readonly string[]).includes(status);
 
+/**
+ * The rank of the risk level in effect, 0 for high, as SQL. The queue's risk order and its
+ * index use this exact text, so that an override a second operator confirmed counts.
+ */
+export const RISK_RANK_SQL = "(case risk_level when 'high' then 0 when 'medium' then 1 else 2 end)";
+
 /** The SQL predicate of the partial queue indexes; queries repeat it so the planner uses them. */
 export const OPEN_STATUS_SQL = `status in (${OPEN_STATUSES.map((status) => `'${status}'`).join(', ')})`;

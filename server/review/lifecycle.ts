@@ -4,7 +4,7 @@ import type { Application } from '../applications/application.entity.ts';
 import type { ApplicationStatus } from '../applications/status.ts';
 import type { Actor } from '../shared/actor.ts';
 import { StatusChangeSchema } from './history.entity.ts';
-import { nextStatus, type TransitionName } from './transitions.ts';
+import { checkActorKind, nextStatus, type TransitionName } from './transitions.ts';
 
 /** Records the status an application starts in as the first entry of its history. */
 export function recordSubmission(
@@ -40,6 +40,7 @@ export function applyTransition(
 ): { from: ApplicationStatus; to: ApplicationStatus } {
   const from = application.status;
   const to = nextStatus(from, name, options.hint);
+  checkActorKind(name, actor);
   em.create(StatusChangeSchema, {
     id: uuidv7(),
     application: application.id,

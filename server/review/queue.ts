@@ -2,7 +2,12 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import { type Application, ApplicationSchema } from '../applications/application.entity.ts';
 import { normalizeDocumentNumber, normalizeEmail, searchForm } from '../applications/normalize.ts';
-import { OPEN_STATUS_SQL, OPEN_STATUSES, type OpenStatus } from '../applications/status.ts';
+import {
+  OPEN_STATUS_SQL,
+  OPEN_STATUSES,
+  type OpenStatus,
+  RISK_RANK_SQL,
+} from '../applications/status.ts';
 import type { RiskLevel } from '../risk/score.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
 import { invalidInput } from '../shared/errors.ts';
@@ -102,7 +107,13 @@ const cursorTime = z.iso
 const cursorSchemas = {
   due: z.tuple([z.literal('due'), cursorTime, z.uuid()]),
   created: z.tuple([z.literal('created'), cursorTime, z.uuid()]),
-  risk: z.tuple([z.literal('risk'), z.number().int().min(0).max(100), cursorTime, z.uuid()]),
+  risk: z.tuple([
+    z.literal('risk'),
+    z.number().int().min(0).max(2),
+    z.number().int().min(0).max(100),
+    cursorTime,
+    z.uuid(),
+  ]),
 } as const;
 
 type CursorValues = (string | number)[];
@@ -134,10 +145,11 @@ const ORDERS: Record<
     cursorOf: (application, row) => ['due', row.cursor_due_at, application.id],
   },
   risk: {
-    orderBy: '(100 - risk_score) asc, due_at asc, id asc',
-    after: '((100 - risk_score), due_at, id) > (100 - ?::int, ?::timestamptz, ?::uuid)',
+    orderBy: `${RISK_RANK_SQL} asc, (100 - risk_score) asc, due_at asc, id asc`,
+    after: `(${RISK_RANK_SQL}, (100 - risk_score), due_at, id) > (?::int, 100 - ?::int, ?::timestamptz, ?::uuid)`,
     cursorOf: (application, row) => [
       'risk',
+      RISK_RANK[application.riskLevel],
       application.riskScore,
       row.cursor_due_at,
       application.id,
@@ -149,6 +161,9 @@ const ORDERS: Record<
     cursorOf: (application, row) => ['created', row.cursor_created_at, application.id],
   },
 };
+
+/** The ranks RISK_RANK_SQL gives, for cursors. */
+const RISK_RANK: Record<RiskLevel, number> = { high: 0, medium: 1, low: 2 };
 
 const utcText = (column: string) =>
   `to_char(${column} at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;

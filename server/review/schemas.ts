@@ -76,13 +76,12 @@ export const versionInput = z.object(changeInput);
 
 export const assignInput = z.object({ ...changeInput, assignee: operatorId });
 
+/** Every decision carries both texts: the reasoning for auditors and the applicant's message. */
 const decisionFields = {
-  internalComment: freeText(4000)
-    .optional()
-    .meta({ description: 'For operators and auditors only; required with reason `other`' }),
-  applicantMessage: freeText(2000)
-    .optional()
-    .meta({ description: 'Message shown to the applicant' }),
+  internalComment: freeText(4000).meta({
+    description: 'Reasoning for operators and auditors; never shown to the applicant',
+  }),
+  applicantMessage: freeText(2000).meta({ description: 'Message shown to the applicant' }),
 };
 
 export const approveInput = z.object({ ...changeInput, reasonCode, ...decisionFields });
@@ -91,7 +90,6 @@ export const rejectInput = z.object({
   ...changeInput,
   reasonCode,
   ...decisionFields,
-  applicantMessage: freeText(2000).meta({ description: 'Message shown to the applicant' }),
   retryAllowed: bodyBoolean().meta({
     description: 'true: the applicant may resubmit; false: the rejection is final',
   }),
@@ -102,7 +100,7 @@ export const requestResubmissionInput = z.object({
   reasonCode,
   ...decisionFields,
   applicantMessage: freeText(2000).meta({
-    description: 'What the applicant must correct or send again',
+    description: 'Message shown to the applicant: what to correct or send again',
   }),
 });
 

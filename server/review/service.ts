@@ -10,13 +10,19 @@ import type { AuditChange } from '../audit/audit-event.entity.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import type { RiskLevel } from '../risk/score.ts';
 import type { Actor, Operator } from '../shared/actor.ts';
-import { conflict, forbidden, invalidInput, notFound } from '../shared/errors.ts';
+import { conflict, DomainError, forbidden, invalidInput, notFound } from '../shared/errors.ts';
 import { type Decision, DecisionSchema } from './decision.entity.ts';
 import { AttemptSchema, NoteSchema } from './history.entity.ts';
 import { applyTransition } from './lifecycle.ts';
 import { type DecisionKind, REASONS, type ReasonCode } from './reasons.ts';
 import { dueTime, type ReviewSettings } from './settings.ts';
-import { nextStatus, type TransitionName } from './transitions.ts';
+import {
+  allowedTransitions,
+  nextStatus,
+  type TransitionContext,
+  type TransitionName,
+  transitionConflict,
+} from './transitions.ts';
 
 /** Finds the newest decision on an application, whatever its state, or null. */
 export function findLatestDecision(em: EntityManager, applicationId: string) {
@@ -29,8 +35,8 @@ export function findLatestDecision(em: EntityManager, applicationId: string) {
 
 export interface DecisionInput {
   reasonCode: ReasonCode;
-  internalComment?: string | undefined;
-  applicantMessage?: string | undefined;
+  internalComment: string;
+  applicantMessage: string;
 }
 
 export interface RejectionInput extends DecisionInput {
@@ -47,6 +53,8 @@ interface ChangeRecord {
   action: string;
   fields: ApplicationField[];
   extra?: AuditChange[];
+  /** A decision made by the change; it records the application version the change gives. */
+  decision?: Decision;
 }
 
 /**
@@ -186,10 +194,12 @@ export class ReviewService {
         application,
         now,
         'risk_override',
-        { reasonCode: 'other', internalComment: input.internalComment },
+        { reasonCode: 'other', internalComment: input.internalComment, applicantMessage: '' },
         true,
       );
+      // A risk level is internal: no reason code or message for the applicant.
       decision.reasonCode = null;
+      decision.applicantMessage = null;
       decision.riskLevel = input.riskLevel;
       applyTransition(tx, application, 'propose_risk_override', this.actor, now, {
         decisionId: decision.id,
@@ -225,6 +235,7 @@ export class ReviewService {
         extra: [
           { field: 'decisionId', value: decision.id },
           { field: 'decidedBy', value: decision.decidedBy },
+          ...(comment ? [{ field: 'resolutionComment' }] : []),
         ],
       };
     });
@@ -242,7 +253,7 @@ export class ReviewService {
       return {
         action: 'application.decline_pending',
         fields: ['status'],
-        extra: [{ field: 'decisionId', value: decision.id }],
+        extra: [{ field: 'decisionId', value: decision.id }, { field: 'resolutionComment' }],
       };
     });
   }
@@ -256,10 +267,9 @@ export class ReviewService {
       if (application.status === 'rejected') {
         const last = await this.latestDecision(tx, application.id);
         if (last?.kind !== 'reject' || !last.retryAllowed) {
-          throw conflict(
-            `Application ${id} was rejected without a retry; it cannot be resubmitted`,
-            undefined,
-            { currentStatus: application.status },
+          throw transitionConflict(
+            application.status,
+            `Cannot resubmit application ${id}: it was rejected without a retry.`,
           );
         }
       }
@@ -437,10 +447,19 @@ export class ReviewService {
         );
       }
       const now = new Date();
-      const record = await apply(tx, application, now);
+      let record: ChangeRecord | null;
+      try {
+        record = await apply(tx, application, now);
+      } catch (error) {
+        throw await this.narrowed(tx, application, error);
+      }
       if (!record) return application;
       application.updatedAt = now;
       await tx.flush();
+      if (record.decision) {
+        record.decision.applicationVersion = application.version;
+        await tx.flush();
+      }
       recordAuditEvent(tx, this.actor, {
         applicationId: id,
         action: record.action,
@@ -454,6 +473,34 @@ export class ReviewService {
     });
   }
 
+  /**
+   * Narrows the transitions a status conflict lists to those this application can take now,
+   * given its risk level, pending decision, last rejection and resubmissions left.
+   */
+  private async narrowed(tx: EntityManager, application: Application, error: unknown) {
+    const listed = error instanceof DomainError ? error.details?.allowedTransitions : undefined;
+    if (!(error instanceof DomainError) || !Array.isArray(listed)) return error;
+    const latest = await this.latestDecision(tx, application.id);
+    const context: TransitionContext = {
+      riskLevel: application.riskLevel,
+      pendingKind: latest?.state === 'pending_confirmation' ? latest.kind : null,
+      retryAllowed: latest?.kind === 'reject' && latest.retryAllowed === true,
+      resubmissionsLeft: this.settings.resubmissionLimit - application.resubmissionCount,
+    };
+    const allowed = allowedTransitions(application.status, context);
+    const before = `Allowed from ${application.status}: ${listed.length > 0 ? listed.join(', ') : 'none'}.`;
+    const after = `Allowed from ${application.status}: ${allowed.length > 0 ? allowed.join(', ') : 'none'}.`;
+    return new DomainError(
+      'conflict',
+      error.message.replace(before, after),
+      [],
+      {
+        cause: error,
+      },
+      { ...error.details, allowedTransitions: allowed },
+    );
+  }
+
   private operator(): Operator {
     if (this.actor.kind !== 'operator') {
       throw forbidden('Only an operator can do this');
@@ -463,10 +510,9 @@ export class ReviewService {
 
   private requireOpen(application: Application, action: string) {
     if (!isOpenStatus(application.status)) {
-      throw conflict(
-        `Cannot ${action} application ${application.id}: it is ${application.status}, which is final`,
-        undefined,
-        { currentStatus: application.status },
+      throw transitionConflict(
+        application.status,
+        `Cannot ${action} application ${application.id}: it is ${application.status}, which is final.`,
       );
     }
   }
@@ -505,11 +551,6 @@ export class ReviewService {
         { path: 'reasonCode', message: `${input.reasonCode} is not a reason to ${kind}` },
       ]);
     }
-    if (input.reasonCode === 'other' && !input.internalComment) {
-      throw invalidInput([
-        { path: 'internalComment', message: 'is required when reasonCode is other' },
-      ]);
-    }
   }
 
   private decide(
@@ -533,7 +574,7 @@ export class ReviewService {
       applicantMessage: input.applicantMessage ?? null,
       decidedBy: this.actor.id,
       decidedAt: now,
-      // The row is locked and its version checked, so this change makes it one higher.
+      // Replaced by the version after the flush; the row is locked, so it is this one plus one.
       applicationVersion: application.version + 1,
       resolvedBy: null,
       resolvedAt: null,
@@ -541,14 +582,22 @@ export class ReviewService {
     });
   }
 
-  private decisionRecord(name: TransitionName, decision: Decision, extra: AuditChange[] = []) {
+  private decisionRecord(
+    name: TransitionName,
+    decision: Decision,
+    extra: AuditChange[] = [],
+  ): ChangeRecord {
     return {
       action: `application.${name}`,
-      fields: ['status'] as ApplicationField[],
+      fields: ['status'],
+      decision,
       extra: [
         { field: 'decisionId', value: decision.id },
         { field: 'decisionState', value: decision.state },
-        { field: 'reasonCode', value: decision.reasonCode },
+        { field: 'reasonCode', value: decision.reasonCode ?? null },
+        ...(decision.retryAllowed != null
+          ? [{ field: 'retryAllowed', value: decision.retryAllowed }]
+          : []),
         // Free text may hold personal data: recorded by name only.
         ...(decision.internalComment !== null ? [{ field: 'internalComment' }] : []),
         ...(decision.applicantMessage !== null ? [{ field: 'applicantMessage' }] : []),

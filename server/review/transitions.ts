@@ -1,5 +1,8 @@
 import { type ApplicationStatus, OPEN_STATUSES } from '../applications/status.ts';
+import type { RiskLevel } from '../risk/score.ts';
+import type { Actor } from '../shared/actor.ts';
 import { DomainError } from '../shared/errors.ts';
+import type { DecisionKind } from './reasons.ts';
 
 /**
  * Kind of actor that may take a transition:
@@ -7,9 +10,16 @@ import { DomainError } from '../shared/errors.ts';
  * - `other_operator`: any operator except the one who made the pending decision;
  * - `operator`: any operator;
  * - `intake`: the submitting system (any caller);
- * - `system`: the server itself, as a side effect of another change or a scheduled command.
+ * - `system`: the server itself, in a scheduled command;
+ * - `side_effect`: part of another change, by whoever made that change.
  */
-export type TransitionActor = 'assignee' | 'other_operator' | 'operator' | 'intake' | 'system';
+export type TransitionActor =
+  | 'assignee'
+  | 'other_operator'
+  | 'operator'
+  | 'intake'
+  | 'system'
+  | 'side_effect';
 
 export interface Transition {
   from: readonly ApplicationStatus[];
@@ -77,7 +87,7 @@ export const TRANSITIONS = {
   void_pending: {
     from: ['pending_confirmation'],
     to: 'in_review',
-    by: 'system',
+    by: 'side_effect',
     description: 'The application changed after the pending decision, which no longer applies',
   },
   reject: {
@@ -117,11 +127,53 @@ export type TransitionName = keyof typeof TRANSITIONS;
 
 const NAMES = Object.keys(TRANSITIONS) as TransitionName[];
 
-/** Transitions a caller can ask for from `status`; the server's own ones are left out. */
-export function allowedTransitions(status: ApplicationStatus): TransitionName[] {
+/**
+ * Facts beyond the status that decide which transitions an application can take. Without
+ * them, the lists follow the table alone.
+ */
+export interface TransitionContext {
+  riskLevel: RiskLevel;
+  /** Kind of the decision waiting for confirmation, if any. */
+  pendingKind: DecisionKind | null;
+  /** Whether the latest rejection allows a retry. */
+  retryAllowed: boolean;
+  resubmissionsLeft: number;
+}
+
+function permitted(name: TransitionName, context: TransitionContext | undefined): boolean {
+  if (!context) return true;
+  switch (name) {
+    case 'approve':
+      return context.riskLevel !== 'high';
+    case 'propose_approval':
+      return context.riskLevel === 'high';
+    case 'confirm_approval':
+      return context.pendingKind === 'approve';
+    case 'confirm_risk_override':
+      return context.pendingKind === 'risk_override';
+    case 'request_resubmission':
+      return context.resubmissionsLeft > 0;
+    default:
+      return true;
+  }
+}
+
+/**
+ * Lists the transitions a caller can ask for from `status`; the server's own ones are left
+ * out. With a context, only those the application can take now are listed.
+ */
+export function allowedTransitions(
+  status: ApplicationStatus,
+  context?: TransitionContext,
+): TransitionName[] {
   return NAMES.filter((name) => {
     const transition: Transition = TRANSITIONS[name];
-    return transition.by !== 'system' && transition.from.includes(status);
+    if (transition.by === 'system' || transition.by === 'side_effect') return false;
+    if (!transition.from.includes(status) || !permitted(name, context)) return false;
+    if (name === 'resubmit' && context) {
+      return context.resubmissionsLeft > 0 && (status !== 'rejected' || context.retryAllowed);
+    }
+    return true;
   });
 }
 
@@ -137,13 +189,40 @@ export function nextStatus(
 ): ApplicationStatus {
   const transition: Transition = TRANSITIONS[name];
   if (transition.from.includes(current)) return transition.to;
-  const allowed = allowedTransitions(current);
-  const next = allowed.length > 0 ? allowed.join(', ') : 'none, the status is final';
-  throw new DomainError(
+  throw transitionConflict(current, `Cannot ${name} an application that is ${current}.`, hint);
+}
+
+/**
+ * Builds the conflict for an action the current status does not allow, listing what it
+ * allows. The service narrows the list with the application's context before it is sent.
+ */
+export function transitionConflict(
+  current: ApplicationStatus,
+  what: string,
+  hint?: string,
+  context?: TransitionContext,
+): DomainError {
+  const allowed = allowedTransitions(current, context);
+  const next = allowed.length > 0 ? allowed.join(', ') : 'none';
+  return new DomainError(
     'conflict',
-    `Cannot ${name} an application that is ${current}. Allowed from ${current}: ${next}.${hint ? ` ${hint}` : ''}`,
+    `${what} Allowed from ${current}: ${next}.${hint ? ` ${hint}` : ''}`,
     [],
     undefined,
     { currentStatus: current, allowedTransitions: allowed },
   );
+}
+
+/** Checks that `actor` is of the kind the transition table names for `name`. */
+export function checkActorKind(name: TransitionName, actor: Actor): void {
+  const by: TransitionActor = TRANSITIONS[name].by;
+  if (by === 'system' && actor.kind !== 'system') {
+    throw new DomainError('forbidden', `Only the server itself can ${name} an application`);
+  }
+  if (
+    (by === 'assignee' || by === 'other_operator' || by === 'operator') &&
+    actor.kind !== 'operator'
+  ) {
+    throw new DomainError('forbidden', `Only an operator can ${name} an application`);
+  }
 }

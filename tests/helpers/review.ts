@@ -31,7 +31,11 @@ export const highRiskInput = () =>
     document: { type: 'driving_licence', issuingCountry: 'IR' },
   });
 
-const decision = { reasonCode: 'verified' as const };
+const decision = {
+  reasonCode: 'verified' as const,
+  internalComment: 'Document and data agree',
+  applicantMessage: 'Your identity is verified.',
+};
 
 /**
  * Creates an application and drives it into `status` with alice as the assignee (a withdrawn
@@ -71,6 +75,7 @@ export async function inStatus(
         ...ref(),
         reasonCode: 'document_unreadable',
         applicantMessage: 'Please send a sharper photo of your passport.',
+        internalComment: 'Checked against the document',
       });
     case 'approved':
       return alice.review.approve.mutate({ ...ref(), ...decision });
@@ -80,6 +85,7 @@ export async function inStatus(
         reasonCode: 'document_expired',
         applicantMessage: 'Your passport has expired.',
         retryAllowed: true,
+        internalComment: 'Checked against the document',
       });
     default:
       throw new Error(`inStatus cannot reach ${status}`);
