@@ -80,6 +80,13 @@ export class Migration20261204100000_review extends Migration {
       `create index "applications_open_search_name_index" on "applications" using gin ("search_name" gin_trgm_ops) where ${OPEN};`,
     );
 
+    // Status, assignee, risk level and country depend on each other (the unassigned pool is
+    // mostly submitted, for example). These statistics let the planner see it, so that a rare
+    // combination is read through an index instead of walking the due-time order.
+    await this.execute(
+      `create statistics "applications_queue_statistics" (dependencies, mcv) on "status", "assignee_id", "risk_level", "country" from "applications";`,
+    );
+
     await this.execute(
       `create table "application_decisions" ("id" uuid not null, "application_id" uuid not null, "attempt" smallint not null, "kind" text not null, "state" text not null, "reason_code" text null, "risk_level" text null, "retry_allowed" boolean null, "internal_comment" text null, "applicant_message" text null, "decided_by" varchar(128) not null, "decided_at" timestamptz not null, "application_version" int not null, "resolved_by" varchar(128) null, "resolved_at" timestamptz null, "resolution_comment" text null, primary key ("id"));`,
     );
@@ -161,6 +168,7 @@ export class Migration20261204100000_review extends Migration {
     await this.execute(`drop function if exists "application_notes_append_only_fn"();`);
     await this.execute(`drop table if exists "application_status_changes";`);
     await this.execute(`drop table if exists "application_decisions";`);
+    await this.execute(`drop statistics if exists "applications_queue_statistics";`);
     for (const index of [
       'applications_open_search_name_index',
       'applications_open_country_due_index',

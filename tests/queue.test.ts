@@ -1,6 +1,8 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import * as assert from 'uvu/assert';
+import { generateApplications, REFERENCE_TIME } from '../scripts/bench/generate.ts';
 import type { Application, KycClient, QueueInput, QueueItem } from '../sdk/src/index.ts';
+import { ApplicationSchema } from '../server/applications/application.entity.ts';
 import { openPostgres } from '../server/db/postgres.ts';
 import {
   QUEUE_SORTS,
@@ -390,16 +392,19 @@ queue(
   },
 );
 
-/** Plan node types of an EXPLAIN (FORMAT JSON) result, walked depth first. */
-function nodeTypes(plan: { 'Node Type': string; Plans?: unknown[] }): string[] {
-  return [
-    plan['Node Type'],
-    ...(plan.Plans ?? []).flatMap((child) => nodeTypes(child as typeof plan)),
-  ];
+interface PlanNode {
+  'Node Type': string;
+  'Index Name'?: string;
+  Plans?: PlanNode[];
 }
 
-queue('an index serves every filter combination of every sort', async ({ orm, apps }) => {
-  const sample = apps[0] as Application;
+/** Lists the plan nodes of an EXPLAIN (FORMAT JSON) result, depth first. */
+function planNodes(plan: PlanNode): PlanNode[] {
+  return [plan, ...(plan.Plans ?? []).flatMap(planNodes)];
+}
+
+/** Every single filter and every pair of filters, and a cursor per sort at `sample`. */
+function filterPairs(sample: Application) {
   const filters: Record<string, Partial<QueueFilter>> = {
     none: {},
     status: { status: ['in_review', 'on_hold'] },
@@ -430,6 +435,13 @@ queue('an index serves every filter combination of every sort', async ({ orm, ap
     risk: encode(['risk', 2, sample.risk.score, due, sample.id]),
   };
 
+  return { combinations, cursors };
+}
+
+queue('an index serves every filter pair of every sort', async ({ orm, apps }) => {
+  const sample = apps[0] as Application;
+  const { combinations, cursors } = filterPairs(sample);
+
   let checked = 0;
   await orm.em.fork().transactional(async (tx) => {
     // With sequential scans priced out, a plan that still has one means no index can serve.
@@ -445,11 +457,10 @@ queue('an index serves every filter combination of every sort', async ({ orm, ap
             `explain (format json) ${sql}`,
             params,
           );
-          const types = nodeTypes(row?.['QUERY PLAN'][0].Plan as { 'Node Type': string });
-          assert.not.ok(
-            types.includes('Seq Scan'),
-            `${sort} ${JSON.stringify(combination)}: ${types.join(' > ')}`,
-          );
+          const nodes = planNodes(row?.['QUERY PLAN'][0].Plan as PlanNode);
+          const label = `${sort} ${JSON.stringify(combination)}`;
+          const types = nodes.map((node) => node['Node Type']);
+          assert.not.ok(types.includes('Seq Scan'), `${label}: ${types.join(' > ')}`);
           checked += 1;
         }
       }
@@ -459,3 +470,60 @@ queue('an index serves every filter combination of every sort', async ({ orm, ap
 });
 
 queue.run();
+
+const plans = suite<{ orm: MikroORM; sample: Application }>('queue plans at 50,000 applications');
+
+plans.before(async (context) => {
+  const name = `kyc_test_queue_plans_${runId}`;
+  const url = await freshDatabase(name);
+  onTeardown(() => dropDatabase(name));
+  await generateApplications(url, { rows: 50_000 });
+  context.orm = await openPostgres(url);
+  onTeardown(() => context.orm.close(true));
+  const [row] = await context.orm.em
+    .fork()
+    .execute<Record<string, unknown>[]>(
+      "select * from applications where status = 'in_review' order by id limit 1",
+    );
+  const application = context.orm.em.fork().map(ApplicationSchema, row as Record<string, unknown>);
+  context.sample = {
+    id: application.id,
+    createdAt: application.createdAt,
+    risk: { score: application.riskScore, level: application.riskLevel },
+    review: { dueAt: application.dueAt },
+  } as Application;
+});
+
+plans(
+  'every filter pair reads through a queue index, never a sequential scan',
+  async ({ orm, sample }) => {
+    const { combinations, cursors } = filterPairs(sample);
+    const failures: string[] = [];
+    const em = orm.em.fork();
+    for (const sort of QUEUE_SORTS) {
+      for (const combination of combinations) {
+        for (const cursor of [undefined, cursors[sort]]) {
+          const { sql, params } = queueQuery(
+            { ...combination, sort, cursor, limit: 20 },
+            REFERENCE_TIME,
+          );
+          const [row] = await em.execute<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
+            `explain (format json) ${sql}`,
+            params,
+          );
+          const nodes = planNodes(row?.['QUERY PLAN'][0].Plan as PlanNode);
+          const types = nodes.map((node) => node['Node Type']);
+          const indexes = nodes.flatMap((node) => (node['Index Name'] ? [node['Index Name']] : []));
+          if (types.includes('Seq Scan')) {
+            failures.push(
+              `${sort}${cursor ? ' after a cursor' : ''} ${JSON.stringify(combination)}: ${indexes.join(', ') || types.join(' > ')}`,
+            );
+          }
+        }
+      }
+    }
+    assert.equal(failures, []);
+  },
+);
+
+plans.run();

@@ -731,6 +731,55 @@ review(
   },
 );
 
+review(
+  'a risk override needs another operator; withdrawing voids a pending decision',
+  async ({ clients }) => {
+    const override = await inStatus(clients, 'pending_confirmation');
+    const self = await expectTRPCError(
+      clients.alice.review.confirm.mutate({ id: override.id, version: override.version }),
+    );
+    const approval = await inStatus(clients, 'pending_confirmation', { highRisk: true });
+
+    const withdrawn = await clients.intake.applications.withdraw.mutate({
+      id: approval.id,
+      version: approval.version,
+    });
+
+    assert.is(override.review.decision?.kind, 'risk_override');
+    assert.is(self.data?.httpStatus, 403);
+    assert.is(withdrawn.status, 'withdrawn');
+    const asOperator = await clients.bob.applications.get.query({ id: approval.id });
+    assert.is(asOperator.review.decision?.state, 'voided');
+    assert.is(asOperator.review.decision?.resolutionComment, 'the application was withdrawn');
+  },
+);
+
+review('audit events hold no free text or applicant data', async ({ db }) => {
+  const rows = await db.query<{ changes: string }>(
+    'select changes::text as changes from audit_outbox',
+  );
+  const everything = rows.rows.map((row) => row.changes).join('\n');
+
+  assert.ok(rows.rows.length > 50, 'the suite wrote events');
+  for (const text of [
+    'Selfie does not match',
+    'Your photo does not match',
+    'Called the applicant',
+    'Source of funds',
+    'Checked against the document',
+    'Thank you for your patience',
+    'First Attempt',
+    'Second Attempt',
+    'Adverse media',
+    'Forged document',
+    'example.org',
+    'Kaʻahumanu',
+    '+44',
+  ]) {
+    assert.not.ok(everything.includes(text), `an audit event contains "${text}"`);
+  }
+});
+
 review.run();
 
 const production = suite<{ url: string }>('development operator in production');

@@ -128,6 +128,15 @@ transitions.before(async (context) => {
   context.clients = clientsFor(server.url);
   context.orm = await openPostgres(url);
   onTeardown(() => context.orm.close(true));
+  historyOf = async (id) => {
+    const [row] = await context.orm.em
+      .fork()
+      .execute<{ changes: string; events: string }[]>(
+        'select (select count(*) from application_status_changes where application_id = ?) as changes, (select count(*) from audit_outbox where application_id = ?) as events',
+        [id, id],
+      );
+    return { changes: Number(row?.changes), events: Number(row?.events) };
+  };
 });
 
 /** The lifecycle as documented in the README, written out independently of the table. */
@@ -174,6 +183,8 @@ transitions('every caller transition is in the table-driven attempts', () => {
   }
 });
 
+let historyOf: (id: string) => Promise<{ changes: number; events: number }>;
+
 /** Runs every attempt on its own application in `status`; `prepare` makes each one. */
 async function checkStatus(
   clients: Clients,
@@ -186,9 +197,13 @@ async function checkStatus(
     const transition = TRANSITIONS[attempt.transition];
     const label = `${attempt.transition} from ${status}`;
     if ((transition.from as readonly string[]).includes(status)) {
+      const written = await historyOf(app.id);
       const after = await attempt.run(clients, app);
       assert.is(after.status, transition.to, label);
       assert.is(after.version, app.version + 1, label);
+      const now = await historyOf(app.id);
+      assert.is(now.changes, written.changes + 1, `${label}: one status change`);
+      assert.is(now.events, written.events + 1, `${label}: one audit event`);
     } else {
       const error = await expectTRPCError(attempt.run(clients, app));
       assert.is(error.data?.code, 'CONFLICT', label);

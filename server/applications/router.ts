@@ -96,6 +96,8 @@ export const applicationsRouter = router({
       return { items: page.items.map(toApplicationSummary), nextCursor: page.nextCursor };
     }),
 
+  // NOTE: until authentication exists, any caller can resubmit or withdraw any application;
+  // the audit event records it as the anonymous client.
   resubmit: publicProcedure
     .meta({
       openapi: {

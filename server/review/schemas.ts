@@ -3,6 +3,7 @@ import {
   applicationStatus,
   applicationSummaryOutput,
   createApplicationInput,
+  documentType,
   PAGE_SIZE_DEFAULT,
   PAGE_SIZE_MAX,
   riskLevel,
@@ -251,6 +252,36 @@ export const timelineEntryOutput = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('decision'), ...timelineBase, decision: decisionOutput }),
   z.object({ kind: z.literal('note'), ...timelineBase, note: noteOutput }),
   z.object({
+    kind: z.literal('attempt'),
+    at: dateTimeOutput().meta({ description: 'When a resubmission replaced this data' }),
+    actor: z.null(),
+    attempt: z.object({
+      attempt: z.number().int().meta({ description: 'Submission attempt, 1 for intake' }),
+      submittedAt: dateTimeOutput(),
+      replacedAt: dateTimeOutput(),
+      applicant: z.object({
+        fullName: z.string(),
+        email: z.string(),
+        phone: z.string(),
+        country: z.string(),
+      }),
+      document: z.object({
+        type: documentType,
+        number: z.string(),
+        issuingCountry: z.string(),
+        imageUrl: z.string(),
+      }),
+      risk: z.object({
+        score: z.number().int(),
+        level: riskLevel,
+        rulesetVersion: z.string(),
+        factors: z.array(
+          z.object({ code: z.string(), points: z.number().int(), description: z.string() }),
+        ),
+      }),
+    }),
+  }),
+  z.object({
     kind: z.literal('audit_event'),
     ...timelineBase,
     event: auditEventOutput.omit({ deliveredAt: true }).extend({
@@ -263,7 +294,10 @@ export const timelineEntryOutput = z.discriminatedUnion('kind', [
 
 export const timelineOutput = z.object({
   items: z.array(timelineEntryOutput),
-  truncated: z.boolean().meta({ description: 'true when older entries were left out' }),
+  truncated: z.boolean().meta({
+    description:
+      'true when older entries were left out; the items are then the most recent stretch of history',
+  }),
 });
 
 export const workflowOutput = z.object({

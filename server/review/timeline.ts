@@ -5,7 +5,7 @@ import { AuditEventSchema } from '../audit/audit-event.entity.ts';
 import { OutboxEventSchema } from '../audit/outbox.entity.ts';
 import { DecisionSchema } from './decision.entity.ts';
 import { toDecisionOutput } from './decision-output.ts';
-import { NoteSchema, StatusChangeSchema } from './history.entity.ts';
+import { AttemptSchema, NoteSchema, StatusChangeSchema } from './history.entity.ts';
 import type { timelineEntryOutput } from './schemas.ts';
 
 type TimelineEntry = z.input<typeof timelineEntryOutput>;
@@ -22,10 +22,10 @@ export async function readTimeline(
   em: EntityManager,
   auditEm: MongoEntityManager,
   applicationId: string,
+  limit = TIMELINE_LIMIT_PER_SOURCE,
 ): Promise<{ items: TimelineEntry[]; truncated: boolean }> {
-  const limit = TIMELINE_LIMIT_PER_SOURCE;
   const newestFirst = { limit: limit + 1 } as const;
-  const [changes, decisions, notes, pending, delivered] = await Promise.all([
+  const [changes, decisions, notes, attempts] = await Promise.all([
     em
       .fork()
       .find(
@@ -50,23 +50,29 @@ export async function readTimeline(
     em
       .fork()
       .find(
-        OutboxEventSchema,
-        { applicationId, deliveredAt: null },
-        { ...newestFirst, orderBy: { sequence: 'desc' } },
+        AttemptSchema,
+        { application: applicationId },
+        { ...newestFirst, orderBy: { attempt: 'desc' } },
       ),
-    auditEm.find(
-      AuditEventSchema,
-      { applicationId },
-      { ...newestFirst, orderBy: { sequence: 'desc' } },
-    ),
   ]);
-  const truncated = [changes, decisions, notes, pending, delivered].some(
-    (rows) => rows.length > limit,
+  // The outbox is read before MongoDB: an event delivered in between is then in MongoDB.
+  // Read the other way round, it could be in neither.
+  const pending = await em
+    .fork()
+    .find(
+      OutboxEventSchema,
+      { applicationId, deliveredAt: null },
+      { ...newestFirst, orderBy: { sequence: 'desc' } },
+    );
+  const delivered = await auditEm.find(
+    AuditEventSchema,
+    { applicationId },
+    { ...newestFirst, orderBy: { sequence: 'desc' } },
   );
 
   const entries: { order: string; entry: TimelineEntry }[] = [];
   const push = (at: Date, id: string, entry: TimelineEntry) =>
-    entries.push({ order: `${at.toISOString()}|${id}`, entry });
+    entries.push({ order: orderKey(at, id), entry });
 
   for (const change of changes.slice(0, limit)) {
     push(change.occurredAt, change.id, {
@@ -94,6 +100,36 @@ export async function readTimeline(
       at: note.createdAt,
       actor: note.author,
       note: { id: note.id, author: note.author, text: note.text, createdAt: note.createdAt },
+    });
+  }
+  for (const attempt of attempts.slice(0, limit)) {
+    push(attempt.replacedAt, attempt.id, {
+      kind: 'attempt',
+      at: attempt.replacedAt,
+      actor: null,
+      attempt: {
+        attempt: attempt.attempt,
+        submittedAt: attempt.submittedAt,
+        replacedAt: attempt.replacedAt,
+        applicant: {
+          fullName: attempt.fullName,
+          email: attempt.email,
+          phone: attempt.phone,
+          country: attempt.country,
+        },
+        document: {
+          type: attempt.documentType,
+          number: attempt.documentNumber,
+          issuingCountry: attempt.documentIssuingCountry,
+          imageUrl: attempt.documentImageUrl,
+        },
+        risk: {
+          score: attempt.riskScore,
+          level: attempt.riskLevel,
+          rulesetVersion: attempt.riskRulesetVersion,
+          factors: attempt.riskFactors,
+        },
+      },
     });
   }
   const seen = new Set<string>();
@@ -136,7 +172,23 @@ export async function readTimeline(
     });
   }
   entries.sort((a, b) => compareText(a.order, b.order));
-  return { items: entries.map(({ entry }) => entry), truncated };
+
+  // A source with more than `limit` entries was cut at its oldest kept one. Entries of other
+  // sources older than that are dropped too, so the timeline is a complete stretch of history.
+  const cuts = [
+    cutOf(changes, limit, (row) => orderKey(row.occurredAt, row.id)),
+    cutOf(decisions, limit, (row) => orderKey(row.decidedAt, row.id)),
+    cutOf(notes, limit, (row) => orderKey(row.createdAt, row.id)),
+    cutOf(attempts, limit, (row) => orderKey(row.replacedAt, row.id)),
+    cutOf(pending, limit, (row) => orderKey(row.occurredAt, row.id)),
+    cutOf(delivered, limit, (row) => orderKey(row.occurredAt, row._id)),
+  ].filter((cut): cut is string => cut !== null);
+  const cutoff = cuts.reduce<string | null>(
+    (latest, cut) => (latest === null || compareText(cut, latest) > 0 ? cut : latest),
+    null,
+  );
+  const kept = cutoff ? entries.filter((item) => compareText(item.order, cutoff) >= 0) : entries;
+  return { items: kept.map(({ entry }) => entry), truncated: cutoff !== null };
 }
 
 /** Compares two strings by UTF-16 code units, the order of ISO times and lower-case UUIDs. */
@@ -144,4 +196,15 @@ function compareText(a: string, b: string): number {
   if (a < b) return -1;
   if (a > b) return 1;
   return 0;
+}
+
+/** Sort key of an entry: its time, then its id, which orders the writes of one change. */
+function orderKey(at: Date, id: string): string {
+  return `${at.toISOString()}|${id}`;
+}
+
+/** The key of the oldest kept row of a source read newest first, when it had more rows. */
+function cutOf<T>(rows: T[], limit: number, key: (row: T) => string): string | null {
+  const oldestKept = rows[limit - 1];
+  return rows.length > limit && oldestKept ? key(oldestKept) : null;
 }
