@@ -1,6 +1,8 @@
 import pg from 'pg';
 import * as assert from 'uvu/assert';
 import { createKycClient, errorDetailsOf } from '../sdk/src/index.ts';
+import { readTimeline } from '../server/review/timeline.ts';
+import type { RunningServer } from '../server/server.ts';
 import {
   checkTestMongo,
   dropDatabase,
@@ -26,6 +28,7 @@ interface Context {
   url: string;
   clients: Clients;
   db: pg.Client;
+  server: RunningServer;
 }
 
 const count = async (db: pg.Client, sql: string, params: unknown[]) =>
@@ -44,6 +47,7 @@ review.before(async (context) => {
   context.db = new pg.Client({ connectionString: url });
   await context.db.connect();
   onTeardown(() => context.db.end());
+  context.server = server;
 });
 
 review('a stale version gets 409 and changes nothing', async ({ clients, db }) => {
@@ -778,6 +782,26 @@ review('audit events hold no free text or applicant data', async ({ db }) => {
   ]) {
     assert.not.ok(everything.includes(text), `an audit event contains "${text}"`);
   }
+});
+
+review('a cut timeline is the most recent complete stretch', async ({ clients, server }) => {
+  let app = await inStatus(clients, 'in_review');
+  for (const text of ['first note', 'second note', 'third note']) {
+    await clients.alice.review.addNote.mutate({ id: app.id, text });
+  }
+  app = await clients.alice.review.hold.mutate({ id: app.id, version: app.version });
+  const whole = await clients.bob.review.timeline.query({ id: app.id });
+
+  const cut = await readTimeline(server.postgres.em.fork(), server.mongo.em.fork(), app.id, 2);
+
+  assert.is(whole.truncated, false);
+  assert.ok(cut.truncated);
+  const keys = (items: typeof whole.items) =>
+    items.map((entry) => `${entry.kind}@${entry.at.toISOString()}`);
+  // The cut list is the tail of the whole one: nothing inside its stretch is missing.
+  assert.equal(keys(cut.items as typeof whole.items), keys(whole.items).slice(-cut.items.length));
+  assert.ok(cut.items.length >= 2);
+  assert.ok(cut.items.length < whole.items.length);
 });
 
 review.run();
