@@ -1,24 +1,14 @@
 // Expires resubmission requests whose deadline has passed: npm run expire
 // Run it on a schedule, for example from cron. A run with nothing overdue changes nothing.
 // The audit events it writes wait in the outbox until a server's relay delivers them.
-import { ConfigError, loadConfig, loadEnvFileIfPresent } from '../server/config.ts';
+import { loadConfigOrExit } from '../server/config.ts';
 import { openPostgres } from '../server/db/postgres.ts';
 import { ReviewService } from '../server/review/service.ts';
 import { reviewSettings } from '../server/review/settings.ts';
 import { redactUrl } from '../server/server.ts';
 import { safeError } from '../server/shared/log.ts';
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  loadEnvFileIfPresent();
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
-  }
-  throw error;
-}
+const config = loadConfigOrExit();
 
 let exitCode = 0;
 try {

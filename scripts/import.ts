@@ -6,7 +6,7 @@ import { existsSync } from 'node:fs';
 import { basename } from 'node:path';
 import { importRows, type RowOutcome, readRows } from '../server/applications/import.ts';
 import { AuditRelay } from '../server/audit/relay.ts';
-import { ConfigError, loadConfig, loadEnvFileIfPresent } from '../server/config.ts';
+import { loadConfigOrExit } from '../server/config.ts';
 import { openMongo } from '../server/db/mongo.ts';
 import { openPostgres } from '../server/db/postgres.ts';
 import { reviewSettings } from '../server/review/settings.ts';
@@ -24,17 +24,7 @@ if (!existsSync(file)) {
   process.exit(1);
 }
 
-let config: ReturnType<typeof loadConfig>;
-try {
-  loadEnvFileIfPresent();
-  config = loadConfig();
-} catch (error) {
-  if (error instanceof ConfigError) {
-    process.stderr.write(`${error.message}\n`);
-    process.exit(1);
-  }
-  throw error;
-}
+const config = loadConfigOrExit();
 
 const log = createLogger(
   config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL,

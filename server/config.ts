@@ -128,3 +128,20 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   });
   throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee .env.example.`);
 }
+
+/**
+ * Loads `.env` and the configuration for a command-line script. On a configuration error it
+ * prints the message and exits with status 1.
+ */
+export function loadConfigOrExit(): Config {
+  try {
+    loadEnvFileIfPresent();
+    return loadConfig();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+}

@@ -10,13 +10,7 @@ import {
   type QueueSort,
   queueQuery,
 } from '../server/review/queue.ts';
-import {
-  checkTestMongo,
-  dropDatabase,
-  freshDatabase,
-  runId,
-  startTestServer,
-} from './helpers/env.ts';
+import { dropDatabase, freshDatabase, isolatedServer, runId } from './helpers/env.ts';
 import { expectTRPCError } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { http } from './helpers/http.ts';
@@ -72,12 +66,7 @@ const PEOPLE: {
 const queue = suite<Context>('operator queue');
 
 queue.before(async (context) => {
-  await checkTestMongo();
-  const name = `kyc_test_queue_${runId}`;
-  const url = await freshDatabase(name);
-  onTeardown(() => dropDatabase(name));
-  const server = await startTestServer({
-    DATABASE_URL: url,
+  const { server, databaseUrl: url } = await isolatedServer('queue', {
     REVIEW_DUE_HOURS_LOW: String(LOW_DUE_HOURS),
     REVIEW_DUE_HOURS_MEDIUM: '100',
     REVIEW_DUE_HOURS_HIGH: '200',

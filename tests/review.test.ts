@@ -4,9 +4,9 @@ import { createKycClient, errorDetailsOf } from '../sdk/src/index.ts';
 import { readTimeline } from '../server/review/timeline.ts';
 import type { RunningServer } from '../server/server.ts';
 import {
-  checkTestMongo,
   dropDatabase,
   freshDatabase,
+  isolatedServer,
   runId,
   startTestServer,
 } from './helpers/env.ts';
@@ -37,11 +37,7 @@ const count = async (db: pg.Client, sql: string, params: unknown[]) =>
 const review = suite<Context>('review workflow');
 
 review.before(async (context) => {
-  await checkTestMongo();
-  const name = `kyc_test_review_${runId}`;
-  const url = await freshDatabase(name);
-  onTeardown(() => dropDatabase(name));
-  const server = await startTestServer({ DATABASE_URL: url, RESUBMISSION_LIMIT: '2' });
+  const { server, databaseUrl: url } = await isolatedServer('review', { RESUBMISSION_LIMIT: '2' });
   context.url = server.url;
   context.clients = clientsFor(server.url);
   context.db = new pg.Client({ connectionString: url });

@@ -10,14 +10,7 @@ import {
   TRANSITIONS,
   type TransitionName,
 } from '../server/review/transitions.ts';
-import {
-  checkTestMongo,
-  dropDatabase,
-  freshDatabase,
-  runId,
-  startTestServer,
-  testConfig,
-} from './helpers/env.ts';
+import { isolatedServer, testConfig } from './helpers/env.ts';
 import { expectTRPCError } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { type Clients, clientsFor, inStatus, type Status } from './helpers/review.ts';
@@ -120,11 +113,7 @@ const ATTEMPTS: {
 const transitions = suite<Context>('status transitions');
 
 transitions.before(async (context) => {
-  await checkTestMongo();
-  const name = `kyc_test_transitions_${runId}`;
-  const url = await freshDatabase(name);
-  onTeardown(() => dropDatabase(name));
-  const server = await startTestServer({ DATABASE_URL: url });
+  const { server, databaseUrl: url } = await isolatedServer('transitions');
   context.clients = clientsFor(server.url);
   context.orm = await openPostgres(url);
   onTeardown(() => context.orm.close(true));

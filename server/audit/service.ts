@@ -37,7 +37,20 @@ export class AuditService {
   }
 }
 
-export function toAuditEventOutput(event: AuditEvent) {
+/** Converts a stored event, or an outbox row not delivered yet (`deliveredAt` null). */
+export function toAuditEventOutput<Delivered extends Date | null>(
+  event: Pick<
+    AuditEvent,
+    | '_id'
+    | 'sequence'
+    | 'applicationId'
+    | 'action'
+    | 'actor'
+    | 'requestId'
+    | 'changes'
+    | 'occurredAt'
+  > & { deliveredAt: Delivered },
+) {
   return {
     id: event._id,
     sequence: event.sequence,

@@ -3,6 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
 import { AuditEventSchema } from '../audit/audit-event.entity.ts';
 import { OutboxEventSchema } from '../audit/outbox.entity.ts';
+import { toAuditEventOutput } from '../audit/service.ts';
 import { DecisionSchema } from './decision.entity.ts';
 import { toDecisionOutput } from './decision-output.ts';
 import { AttemptSchema, NoteSchema, StatusChangeSchema } from './history.entity.ts';
@@ -139,17 +140,7 @@ export async function readTimeline(
       kind: 'audit_event',
       at: event.occurredAt,
       actor: event.actor,
-      event: {
-        id: event._id,
-        sequence: event.sequence,
-        applicationId: event.applicationId,
-        action: event.action,
-        actor: event.actor,
-        requestId: event.requestId ?? null,
-        changes: event.changes,
-        occurredAt: event.occurredAt,
-        deliveredAt: event.deliveredAt,
-      },
+      event: toAuditEventOutput(event),
     });
   }
   for (const row of pending.slice(0, limit)) {
@@ -158,17 +149,12 @@ export async function readTimeline(
       kind: 'audit_event',
       at: row.occurredAt,
       actor: row.actor,
-      event: {
-        id: row.id,
+      event: toAuditEventOutput({
+        ...row,
+        _id: row.id,
         sequence: Number(row.sequence),
-        applicationId: row.applicationId,
-        action: row.action,
-        actor: row.actor,
-        requestId: row.requestId ?? null,
-        changes: row.changes,
-        occurredAt: row.occurredAt,
         deliveredAt: null,
-      },
+      }),
     });
   }
   entries.sort((a, b) => compareText(a.order, b.order));

@@ -117,3 +117,19 @@ export function sharedServer() {
   })();
   return shared;
 }
+
+/**
+ * Starts a server on a database of its own, `kyc_test_<label>_<run>`, for suites whose counts
+ * other suites' data would disturb. Both are removed after all suites.
+ */
+export async function isolatedServer(
+  label: string,
+  overrides: Record<string, string> = {},
+): Promise<{ server: RunningServer; databaseUrl: string }> {
+  await checkTestMongo();
+  const name = `kyc_test_${label}_${runId}`;
+  const url = await freshDatabase(name);
+  onTeardown(() => dropDatabase(name));
+  const server = await startTestServer({ DATABASE_URL: url, ...overrides });
+  return { server, databaseUrl: url };
+}
