@@ -135,7 +135,7 @@ export class ApplicationService {
           version: 1,
         });
         recordSubmission(tx, application, this.actor, now);
-        recordAuditEvent(tx, this.actor, {
+        await recordAuditEvent(tx, this.actor, {
           applicationId: application.id,
           action: 'application.created',
           changes: auditChangesOfCreation(application),

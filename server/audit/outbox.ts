@@ -2,6 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from 'uuidv7';
 import type { Actor } from '../shared/actor.ts';
 import type { AuditChange } from './audit-event.entity.ts';
+import { eventHash } from './chain.ts';
 import { OutboxEventSchema } from './outbox.entity.ts';
 
 export interface AuditEventDraft {
@@ -11,16 +12,44 @@ export interface AuditEventDraft {
   occurredAt: Date;
 }
 
-/** Adds an audit event to the outbox in the caller's unit of work; it commits with the change. */
-export function recordAuditEvent(em: EntityManager, actor: Actor, draft: AuditEventDraft): void {
-  em.create(OutboxEventSchema, {
+/**
+ * Adds an audit event to the outbox in the caller's transaction; it commits with the change.
+ * The event takes the next sequence number of its application's chain and hashes the
+ * previous event's hash into its own. The chain head row stays locked until the commit, so
+ * the events of one application are numbered and committed one after another.
+ */
+export async function recordAuditEvent(
+  em: EntityManager,
+  actor: Actor,
+  draft: AuditEventDraft,
+): Promise<void> {
+  await em.execute(
+    `insert into audit_chain_heads (application_id, sequence, hash, anchored_sequence, updated_at) values (?, 0, '', 0, ?) on conflict (application_id) do nothing`,
+    [draft.applicationId, draft.occurredAt],
+  );
+  const [head] = await em.execute<{ sequence: number; hash: string }[]>(
+    'select sequence, hash from audit_chain_heads where application_id = ? for update',
+    [draft.applicationId],
+  );
+  if (!head) throw new Error(`audit chain head of ${draft.applicationId} is missing`);
+
+  const event = {
     id: uuidv7(),
     applicationId: draft.applicationId,
+    applicationSequence: head.sequence + 1,
+    previousHash: head.sequence === 0 ? null : head.hash,
     action: draft.action,
     actor: actor.id,
+    actorKind: actor.kind,
     requestId: actor.requestId,
-    changes: draft.changes,
+    clientAddress: actor.clientAddress ?? null,
     occurredAt: draft.occurredAt,
-    attempts: 0,
-  });
+    changes: draft.changes,
+  };
+  const hash = eventHash(event);
+  await em.execute(
+    'update audit_chain_heads set sequence = ?, hash = ?, updated_at = ? where application_id = ?',
+    [event.applicationSequence, hash, draft.occurredAt, draft.applicationId],
+  );
+  em.create(OutboxEventSchema, { ...event, hash, attempts: 0 });
 }

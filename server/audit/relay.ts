@@ -1,11 +1,14 @@
+import type { KeyObject } from 'node:crypto';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { MikroORM as MongoORM } from '@mikro-orm/mongodb';
 import type { MikroORM as PostgresORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { isMongoUnavailable, resetMongoClient } from '../db/mongo.ts';
 import { safeError } from '../shared/log.ts';
+import { createAnchor } from './anchor.ts';
 import { AuditEventSchema } from './audit-event.entity.ts';
 import { type OutboxEvent, OutboxEventSchema } from './outbox.entity.ts';
+import { pruneDelivered } from './retention.ts';
 
 /** Advisory lock key held by the relay that is delivering (an arbitrary constant). */
 const RELAY_LOCK_KEY = 7_104_562_318;
@@ -17,10 +20,22 @@ export interface RelayOptions {
   batchSize?: number;
   idleIntervalMs?: number;
   maxBackoffMs?: number;
+  /** Failed deliveries of one event, MongoDB rejecting it each time, before it is dead-lettered. */
+  maxAttempts?: number;
+  /** Days a delivered event stays in the outbox; 0 keeps them all. */
+  retentionDays?: number;
+  /** Time between two prunes of delivered events. */
+  pruneIntervalMs?: number;
+  /** Time between two anchors of the chain heads; 0 anchors only on request. */
+  anchorIntervalMs?: number;
+  /** Ed25519 private key that signs anchors, or null for unsigned anchors. */
+  anchorKey?: KeyObject | null;
 }
 
 export interface AuditBacklog {
   pending: number;
+  /** Events in the dead-letter state, waiting for an operator. */
+  deadLettered: number;
   oldestOccurredAt: Date | null;
   oldestAgeSeconds: number | null;
 }
@@ -31,21 +46,34 @@ export interface RelayState {
   lastDeliveredAt: Date | null;
   lastFailureAt: Date | null;
   delivered: number;
+  /** Events this process moved to the dead-letter state. */
+  deadLettered: number;
+  pruned: number;
+  lastAnchorAt: Date | null;
 }
 
 /**
  * Moves audit events from the PostgreSQL outbox to MongoDB in sequence order. One relay
  * delivers at a time, under a transaction-scoped advisory lock, and a batch stops at the first
  * failure. The MongoDB `_id` is the event id, so a delivery repeated after a crash is
- * recognised and skipped.
- * NOTE: sequence numbers are taken at insert, not at commit, so a transaction that commits late
- * can deliver a lower sequence after a higher one. Each application's events stay in order
- * only while its changes commit one after another.
+ * recognised and skipped. An event that MongoDB keeps rejecting moves to the dead-letter state
+ * after `maxAttempts`, so later ones go on.
+ *
+ * Outbox sequences are taken at insert, so across applications a transaction that commits
+ * late can be delivered after a higher sequence. Within one application the chain head lock
+ * makes events commit in chain order, so they are delivered in it.
  */
 export class AuditRelay {
   private readonly batchSize: number;
   private readonly idleIntervalMs: number;
   private readonly maxBackoffMs: number;
+  private readonly maxAttempts: number;
+  private readonly retentionDays: number;
+  private readonly pruneIntervalMs: number;
+  private readonly anchorIntervalMs: number;
+  private readonly anchorKey: KeyObject | null;
+  private lastPruneAt = 0;
+  private lastAnchorAttemptAt = Date.now();
   private timer: NodeJS.Timeout | null = null;
   private loop: Promise<void> | null = null;
   private stopping = false;
@@ -59,6 +87,9 @@ export class AuditRelay {
     lastDeliveredAt: null,
     lastFailureAt: null,
     delivered: 0,
+    deadLettered: 0,
+    pruned: 0,
+    lastAnchorAt: null,
   };
 
   constructor(
@@ -70,6 +101,11 @@ export class AuditRelay {
     this.batchSize = options.batchSize ?? 200;
     this.idleIntervalMs = options.idleIntervalMs ?? 250;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
+    this.maxAttempts = options.maxAttempts ?? 10;
+    this.retentionDays = options.retentionDays ?? 7;
+    this.pruneIntervalMs = options.pruneIntervalMs ?? 10 * 60_000;
+    this.anchorIntervalMs = options.anchorIntervalMs ?? 5 * 60_000;
+    this.anchorKey = options.anchorKey ?? null;
   }
 
   start(): void {
@@ -119,13 +155,14 @@ export class AuditRelay {
     const em = this.postgres.em.fork();
     const rows = await em
       .getConnection()
-      .execute<{ pending: string; oldest: Date | null }[]>(
-        'select count(*) as pending, min(occurred_at) as oldest from audit_outbox where delivered_at is null',
+      .execute<{ pending: string; dead_lettered: string; oldest: Date | null }[]>(
+        'select count(*) filter (where dead_lettered_at is null) as pending, count(*) filter (where dead_lettered_at is not null) as dead_lettered, min(occurred_at) filter (where dead_lettered_at is null) as oldest from audit_outbox where delivered_at is null',
       );
     const row = rows[0];
     const oldest = row?.oldest ? new Date(row.oldest) : null;
     return {
       pending: Number(row?.pending ?? 0),
+      deadLettered: Number(row?.dead_lettered ?? 0),
       oldestOccurredAt: oldest,
       oldestAgeSeconds: oldest ? Math.max(0, (Date.now() - oldest.getTime()) / 1000) : null,
     };
@@ -153,6 +190,7 @@ export class AuditRelay {
       this.state.consecutiveFailures = 0;
       if (delivered === this.batchSize || this.wakeRequested) delay = 0;
       await this.reportSlowBacklog();
+      await this.housekeeping();
     } catch (error) {
       this.state.consecutiveFailures += 1;
       this.state.lastFailureAt = new Date();
@@ -162,6 +200,20 @@ export class AuditRelay {
     }
     this.wakeRequested = false;
     this.schedule(delay);
+  }
+
+  /** Prunes delivered events and anchors the chain heads when their intervals have passed. */
+  private async housekeeping(): Promise<void> {
+    const now = Date.now();
+    if (this.retentionDays > 0 && now - this.lastPruneAt >= this.pruneIntervalMs) {
+      this.lastPruneAt = now;
+      this.state.pruned += await pruneDelivered(this.postgres.em.fork(), this.retentionDays);
+    }
+    if (this.anchorIntervalMs > 0 && now - this.lastAnchorAttemptAt >= this.anchorIntervalMs) {
+      this.lastAnchorAttemptAt = now;
+      const anchor = await createAnchor(this.postgres.em.fork(), this.anchorKey);
+      if (anchor) this.state.lastAnchorAt = anchor.createdAt;
+    }
   }
 
   /**
@@ -217,7 +269,7 @@ export class AuditRelay {
 
       const rows = await tx.find(
         OutboxEventSchema,
-        { deliveredAt: null },
+        { deliveredAt: null, deadLetteredAt: null },
         {
           orderBy: { sequence: 'asc' },
           limit: this.batchSize,
@@ -231,8 +283,23 @@ export class AuditRelay {
       for (const row of rows.slice(0, written.delivered)) row.deliveredAt = deliveredAt;
       const failed = rows[written.delivered];
       if (failed) {
-        failed.attempts += 1;
         failed.lastError = safeError(written.error).message.slice(0, 500);
+        // An outage says nothing about the event; only rejections of it count.
+        if (!isMongoUnavailable(written.error)) failed.attempts += 1;
+        if (failed.attempts >= this.maxAttempts) {
+          failed.deadLetteredAt = deliveredAt;
+          this.state.deadLettered += 1;
+          this.log.error(
+            {
+              eventId: failed.id,
+              applicationId: failed.applicationId,
+              attempts: failed.attempts,
+              error: safeError(written.error),
+            },
+            'audit event moved to the dead-letter state after repeated rejections; later events go on',
+          );
+          return { delivered: written.delivered };
+        }
       }
       if (written.delivered > 0) {
         this.state.delivered += written.delivered;
@@ -245,11 +312,7 @@ export class AuditRelay {
     return outcome.delivered;
   }
 
-  /**
-   * Writes rows in order; `delivered` counts the rows stored before the first failure.
-   * NOTE: a row that MongoDB rejects for good is retried forever and holds back every later
-   * row; there is no dead-letter state yet.
-   */
+  /** Writes rows in order; `delivered` counts the rows stored before the first failure. */
   private async writeToMongo(
     rows: OutboxEvent[],
     deliveredAt: Date,
@@ -267,9 +330,14 @@ export class AuditRelay {
       _id: row.id,
       sequence: row.sequence,
       applicationId: row.applicationId,
+      applicationSequence: row.applicationSequence,
+      previousHash: row.previousHash ?? null,
+      hash: row.hash,
       action: row.action,
       actor: row.actor,
+      actorKind: row.actorKind,
       requestId: row.requestId ?? null,
+      clientAddress: row.clientAddress ?? null,
       changes: row.changes,
       occurredAt: row.occurredAt,
       deliveredAt,
@@ -284,8 +352,16 @@ export class AuditRelay {
       try {
         await em.insert(AuditEventSchema, document);
       } catch (error) {
-        if (error instanceof UniqueConstraintViolationException) continue;
-        return { delivered: index, error };
+        if (!(error instanceof UniqueConstraintViolationException))
+          return { delivered: index, error };
+        // Stored already. A copy from before events were chained gets its chain fields; a
+        // chained copy is never overwritten.
+        const { _id, ...fields } = document;
+        await em
+          .getDriver()
+          .getConnection()
+          .getCollection(AuditEventSchema.meta.collection)
+          .updateOne({ _id: _id as never, hash: { $exists: false } }, { $set: fields });
       }
     }
     return { delivered: rows.length };

@@ -1,13 +1,21 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
 import { ApplicationSchema } from '../applications/application.entity.ts';
-import { OutboxEventSchema } from '../audit/outbox.entity.ts';
+import {
+  AnchorHeadSchema,
+  AnchorSchema,
+  ChainHeadSchema,
+  OutboxEventSchema,
+} from '../audit/outbox.entity.ts';
 import { DecisionSchema } from '../review/decision.entity.ts';
 import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
 
 export const POSTGRES_ENTITIES = [
   ApplicationSchema,
   OutboxEventSchema,
+  ChainHeadSchema,
+  AnchorSchema,
+  AnchorHeadSchema,
   DecisionSchema,
   StatusChangeSchema,
   NoteSchema,

@@ -408,7 +408,7 @@ export class ReviewService {
         text,
         createdAt: now,
       });
-      recordAuditEvent(tx, this.actor, {
+      await recordAuditEvent(tx, this.actor, {
         applicationId: id,
         action: 'application.note_added',
         // The text may hold personal data; the note itself is in PostgreSQL.
@@ -460,7 +460,7 @@ export class ReviewService {
         record.decision.applicationVersion = application.version;
         await tx.flush();
       }
-      recordAuditEvent(tx, this.actor, {
+      await recordAuditEvent(tx, this.actor, {
         applicationId: id,
         action: record.action,
         changes: [

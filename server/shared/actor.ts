@@ -8,6 +8,8 @@ export interface Actor {
    */
   kind: 'operator' | 'client' | 'system';
   requestId: string | null;
+  /** Address the request came from, as the HTTP server sees it (proxies trusted by config). */
+  clientAddress?: string | null;
 }
 
 export interface Operator extends Actor {
@@ -16,10 +18,14 @@ export interface Operator extends Actor {
 
 export const ANONYMOUS = 'anonymous';
 
-export const anonymousClient = (requestId: string | null): Actor => ({
+export const anonymousClient = (
+  requestId: string | null,
+  clientAddress: string | null = null,
+): Actor => ({
   id: ANONYMOUS,
   kind: 'client',
   requestId,
+  clientAddress,
 });
 
 export const isOperator = (actor: Actor): actor is Operator => actor.kind === 'operator';
