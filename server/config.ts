@@ -22,6 +22,17 @@ const hours = (fallback: number) =>
       .default(fallback),
   );
 
+const wholeNumber = (min: number, max: number, fallback: number) =>
+  z.preprocess(
+    emptyAsUnset,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .int('must be a whole number')
+      .min(min, `must be between ${min} and ${max}`)
+      .max(max, `must be between ${min} and ${max}`)
+      .default(fallback),
+  );
+
 const envSchema = z.object({
   DATABASE_URL: z.preprocess(emptyAsUnset, postgresUrl),
   MONGO_URI: z.preprocess(emptyAsUnset, mongoUrl),
@@ -75,6 +86,23 @@ const envSchema = z.object({
       .max(20, 'must be between 0 and 20')
       .default(3),
   ),
+  AUDIT_OUTBOX_RETENTION_DAYS: wholeNumber(0, 3650, 7),
+  AUDIT_MAX_ATTEMPTS: wholeNumber(1, 1000, 10),
+  AUDIT_ANCHOR_INTERVAL_SECONDS: wholeNumber(0, 86_400, 300),
+  AUDIT_ANCHOR_KEY_FILE: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .refine((path) => existsSync(path), 'names no file')
+      .optional(),
+  ),
+  TRUST_PROXY: z.preprocess(
+    emptyAsUnset,
+    z
+      .string()
+      .regex(/^[0-9A-Fa-f.:/, ]+$/, 'must be addresses or CIDR ranges separated by commas')
+      .optional(),
+  ),
   RESUBMISSION_EXPIRY_DAYS: z.preprocess(
     emptyAsUnset,
     z.coerce
@@ -104,6 +132,16 @@ const hints: Record<keyof Config, string> = {
   RESUBMISSION_LIMIT:
     'Set it to how many resubmissions one application may have, or unset it for 3.',
   RESUBMISSION_EXPIRY_DAYS: 'Set it to the days an applicant has to resubmit, or unset it for 30.',
+  AUDIT_OUTBOX_RETENTION_DAYS:
+    'Set it to the days delivered audit events stay in the outbox (0 keeps them), or unset it for 7.',
+  AUDIT_MAX_ATTEMPTS:
+    'Set it to the rejected deliveries before an audit event is dead-lettered, or unset it for 10.',
+  AUDIT_ANCHOR_INTERVAL_SECONDS:
+    'Set it to the seconds between audit anchors (0 turns them off), or unset it for 300.',
+  AUDIT_ANCHOR_KEY_FILE:
+    'Set it to a PEM file with an Ed25519 private key to sign anchors, or unset it for unsigned anchors.',
+  TRUST_PROXY:
+    'Set it to the addresses or CIDR ranges of trusted reverse proxies, e.g. 10.0.0.0/8, or unset it.',
 };
 
 export class ConfigError extends Error {

@@ -2,6 +2,7 @@ import type { AddressInfo } from 'node:net';
 import type { MikroORM as MongoORM } from '@mikro-orm/mongodb';
 import type { MikroORM as PostgresORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
+import { readAnchorKey } from './audit/anchor.ts';
 import { AuditRelay, type RelayOptions } from './audit/relay.ts';
 import type { Config } from './config.ts';
 import { openMongo } from './db/mongo.ts';
@@ -66,13 +67,17 @@ export async function startServer(
   }
 
   const mongo = await openMongo(config.MONGO_URI, config.MONGO_DB_NAME);
-  const relay = new AuditRelay(
-    postgres,
-    mongo,
-    log.child({ component: 'audit-relay' }),
-    options.relay,
-  );
-  const app = buildApp({ config, log, postgres, mongo, relay });
+  const anchorKey = config.AUDIT_ANCHOR_KEY_FILE
+    ? readAnchorKey(config.AUDIT_ANCHOR_KEY_FILE)
+    : null;
+  const relay = new AuditRelay(postgres, mongo, log.child({ component: 'audit-relay' }), {
+    maxAttempts: config.AUDIT_MAX_ATTEMPTS,
+    retentionDays: config.AUDIT_OUTBOX_RETENTION_DAYS,
+    anchorIntervalMs: config.AUDIT_ANCHOR_INTERVAL_SECONDS * 1000,
+    anchorKey,
+    ...options.relay,
+  });
+  const app = buildApp({ config, log, postgres, mongo, relay, anchorKey });
   await app.listen({ host: options.host ?? '0.0.0.0', port: config.PORT });
   relay.start();
 

@@ -40,6 +40,8 @@ docs('lists every REST procedure under the prefix', async ({ url }) => {
     '/applications/{id}/timeline',
     '/applications/{id}/withdraw',
     '/audit-events',
+    '/audit-events/export',
+    '/audit/verify',
     '/queue',
     '/queue/summary',
     '/status',

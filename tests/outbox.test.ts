@@ -116,7 +116,7 @@ outbox('skips an event that MongoDB already holds', async ({ ferret, server, db,
 
 outbox(
   'delivers one application in order across two relays',
-  async ({ ferret, server, db, mongoDbName }) => {
+  async ({ ferret, server, mongoDbName }) => {
     // Events of one application at both ends of a longer backlog, as a review workflow makes.
     const applicationId = randomUUID();
     const actor = { id: 'test', kind: 'client' as const, requestId: null };

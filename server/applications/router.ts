@@ -1,3 +1,4 @@
+import { recordRead } from '../audit/outbox.ts';
 import { listApplicationAuditEventsInput, listAuditEventsOutput } from '../audit/schemas.ts';
 import { AuditService, toAuditEventOutput } from '../audit/service.ts';
 import { applicationResponse } from '../review/router.ts';
@@ -64,6 +65,8 @@ export const applicationsRouter = router({
         path: '/applications/{id}',
         tags: TAGS,
         summary: 'Open an application',
+        description:
+          'Returns the full record; each call is an audited read (`application.viewed`).',
         protect: false,
       },
     })
@@ -71,6 +74,9 @@ export const applicationsRouter = router({
     .output(applicationOutput)
     .query(async ({ ctx, input }) => {
       const application = await new ApplicationService(ctx.em, ctx.actor, ctx.review).get(input.id);
+      // Opening the full record is an audited read.
+      await recordRead(ctx.em, ctx.actor, application.id, 'application');
+      ctx.relay.nudge();
       return applicationResponse(ctx, application);
     }),
 

@@ -53,3 +53,23 @@ export async function recordAuditEvent(
   );
   em.create(OutboxEventSchema, { ...event, hash, attempts: 0 });
 }
+
+/**
+ * Records that an actor opened an application's personal data, in a transaction of its own.
+ * `view` names what was opened, for example `application` or `timeline`.
+ */
+export async function recordRead(
+  em: EntityManager,
+  actor: Actor,
+  applicationId: string,
+  view: string,
+): Promise<void> {
+  await em.transactional((tx) =>
+    recordAuditEvent(tx, actor, {
+      applicationId,
+      action: 'application.viewed',
+      changes: [{ field: 'view', value: view }],
+      occurredAt: new Date(),
+    }),
+  );
+}

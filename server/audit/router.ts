@@ -1,6 +1,12 @@
-import { publicProcedure, router } from '../trpc/init.ts';
-import { listAuditEventsInput, listAuditEventsOutput } from './schemas.ts';
+import { operatorProcedure, publicProcedure, router } from '../trpc/init.ts';
+import {
+  listAuditEventsInput,
+  listAuditEventsOutput,
+  verifyAuditInput,
+  verifyAuditOutput,
+} from './schemas.ts';
 import { AuditService, toAuditEventOutput } from './service.ts';
+import { verifyAudit } from './verify.ts';
 
 export const auditRouter = router({
   list: publicProcedure
@@ -11,7 +17,7 @@ export const auditRouter = router({
         tags: ['audit'],
         summary: 'List audit events, newest first',
         description:
-          'Events appear here once the relay has delivered them from the outbox to MongoDB.',
+          'Events appear here once the relay has delivered them from the outbox to MongoDB. Filters: application, actor, action and time range. `GET /audit-events/export` streams the same events as JSON Lines.',
         protect: false,
         errorResponses: {
           400: 'Invalid input',
@@ -26,4 +32,31 @@ export const auditRouter = router({
       const page = await new AuditService(ctx.auditEm).list(input);
       return { items: page.items.map(toAuditEventOutput), nextCursor: page.nextCursor };
     }),
+
+  verify: operatorProcedure
+    .meta({
+      openapi: {
+        method: 'GET',
+        path: '/audit/verify',
+        tags: ['audit'],
+        summary: 'Verify the audit chains',
+        description:
+          "Recomputes every application's chain (or one application's) from MongoDB, compares it with the chain heads and anchors in PostgreSQL, and reports the first broken event of each chain and how it broke. `npm run audit:verify` runs the same check.",
+        protect: true,
+        errorResponses: {
+          400: 'Invalid input',
+          401: 'No operator',
+          500: 'Unexpected error',
+          503: 'A database is unavailable',
+        },
+      },
+    })
+    .input(verifyAuditInput)
+    .output(verifyAuditOutput)
+    .query(({ ctx, input }) =>
+      verifyAudit(ctx.em, ctx.auditEm, {
+        applicationId: input.applicationId,
+        key: ctx.anchorKey,
+      }),
+    ),
 });

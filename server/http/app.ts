@@ -4,6 +4,7 @@ import { appRouter } from '../router.ts';
 import { safeError } from '../shared/log.ts';
 import { DEV_OPERATOR_HEADER } from '../trpc/actor.ts';
 import { type AppServices, createContext } from '../trpc/context.ts';
+import { registerAuditExport } from './audit-export.ts';
 import { registerDocs } from './docs.ts';
 import { sendError } from './error-body.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -34,6 +35,10 @@ export function buildApp(services: AppServices) {
     bodyLimit: BODY_LIMIT_BYTES,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: MAX_PARAM_LENGTH },
     requestIdHeader: false,
+    // Without trusted proxies, the client address is the socket's peer.
+    trustProxy: config.TRUST_PROXY
+      ? config.TRUST_PROXY.split(',').map((entry) => entry.trim())
+      : false,
     genReqId: generateRequestId,
     frameworkErrors: (error, request, reply) => {
       const status = error.statusCode === 414 ? 414 : 400;
@@ -57,6 +62,7 @@ export function buildApp(services: AppServices) {
   const contextFor = (request: FastifyRequest) =>
     createContext(services, request.id, log.child({ requestId: request.id }), {
       devOperator: request.headers[DEV_OPERATOR_HEADER],
+      clientAddress: request.ip,
     });
 
   const reportError = ({ error, path, ctx }: ProcedureError) => {
@@ -78,6 +84,7 @@ export function buildApp(services: AppServices) {
       onError: reportError,
     },
   });
+  registerAuditExport(app, config.API_PREFIX, contextFor);
   registerRest(app, config.API_PREFIX, routes, contextFor, reportError);
   registerDocs(
     app,

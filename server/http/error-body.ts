@@ -25,13 +25,14 @@ export function sendError(
   reply: FastifyReply,
   status: number,
   message: string,
+  issues: { path: string; message: string }[] = [],
 ) {
   const code = CODE_BY_STATUS[status] ?? 'INTERNAL_SERVER_ERROR';
   const httpStatus = CODE_BY_STATUS[status] ? status : 500;
   // Errors raised while Fastify parses the URL come before the request id is assigned.
   const requestId = request.id || randomUUID();
   reply.header('x-request-id', requestId);
-  const data = { code, httpStatus, requestId, issues: [] };
+  const data = { code, httpStatus, requestId, issues };
   if (request.url.startsWith('/trpc')) {
     const shape = { message, code: TRPC_ERROR_CODES_BY_KEY[code], data };
     return reply.code(httpStatus).send({ error: superjson.serialize(shape) });

@@ -2,6 +2,7 @@ import { generateOpenApiDocument } from 'trpc-to-openapi';
 import packageJson from '../../package.json' with { type: 'json' };
 import { appRouter } from '../router.ts';
 import { DEV_OPERATOR_HEADER } from '../trpc/actor.ts';
+import { AUDIT_EXPORT_PATH } from './audit-export.ts';
 
 export function buildOpenApiDocument(title: string, apiPrefix: string) {
   return generateOpenApiDocument(appRouter, {
@@ -15,6 +16,7 @@ export function buildOpenApiDocument(title: string, apiPrefix: string) {
     tags: ['applications', 'review', 'audit', 'system'],
     // Operations marked `protect` need an operator. Until authentication is configured, a
     // development server reads the operator id from this header.
+    paths: auditExportPaths(),
     securitySchemes: {
       devOperator: {
         type: 'apiKey',
@@ -25,4 +27,42 @@ export function buildOpenApiDocument(title: string, apiPrefix: string) {
       },
     },
   });
+}
+
+/** The JSON Lines export, which Fastify serves outside trpc-to-openapi, in the document. */
+function auditExportPaths() {
+  const filter = (name: string, description: string, format?: string) => ({
+    name,
+    in: 'query' as const,
+    required: false,
+    description,
+    schema: { type: 'string' as const, ...(format ? { format } : {}) },
+  });
+  return {
+    [AUDIT_EXPORT_PATH]: {
+      get: {
+        operationId: 'audit-export',
+        tags: ['audit'],
+        summary: 'Export audit events as JSON Lines, oldest first',
+        description:
+          'One event per line in the shape of `audit.list` items, streamed; the filters of `audit.list` apply.',
+        security: [{ devOperator: [] }],
+        parameters: [
+          filter('applicationId', 'Keep events of this application', 'uuid'),
+          filter('actor', 'Keep events of this actor'),
+          filter('action', 'Keep events of this action'),
+          filter('occurredFrom', 'Occurred at or after', 'date-time'),
+          filter('occurredTo', 'Occurred before', 'date-time'),
+        ],
+        responses: {
+          200: {
+            description: 'The events, one JSON object per line',
+            content: { 'application/x-ndjson': { schema: { type: 'string' as const } } },
+          },
+          400: { description: 'Invalid input' },
+          401: { description: 'No operator' },
+        },
+      },
+    },
+  };
 }

@@ -4,6 +4,7 @@ import type { Application } from '../applications/application.entity.ts';
 import { toApplicationOutput, toQueueItem } from '../applications/output.ts';
 import { applicationOutput, PAGE_SIZE_DEFAULT } from '../applications/schemas.ts';
 import { ApplicationService } from '../applications/service.ts';
+import { recordRead } from '../audit/outbox.ts';
 import { isOperator } from '../shared/actor.ts';
 import type { Context } from '../trpc/context.ts';
 import { operatorProcedure, router } from '../trpc/init.ts';
@@ -341,6 +342,9 @@ export const reviewRouter = router({
     .output(timelineOutput)
     .query(async ({ ctx, input }) => {
       await new ApplicationService(ctx.em, ctx.actor, ctx.review).get(input.id);
+      // Earlier attempts carry personal data, so opening the timeline is an audited read.
+      await recordRead(ctx.em, ctx.actor, input.id, 'timeline');
+      ctx.relay.nudge();
       return readTimeline(ctx.em, ctx.auditEm, input.id);
     }),
 });

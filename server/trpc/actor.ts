@@ -47,8 +47,9 @@ export function resolveActor(
   config: Pick<Config, 'NODE_ENV'>,
   requestId: string,
   devOperator: string | string[] | undefined,
+  clientAddress: string | null = null,
 ): ResolvedActor {
-  const anonymous = anonymousClient(requestId);
+  const anonymous = anonymousClient(requestId, clientAddress);
   if (devOperator === undefined) return { actor: anonymous, problem: null };
   if (config.NODE_ENV === 'production') {
     return {
@@ -68,5 +69,5 @@ export function resolveActor(
       problem: invalidInput([{ path: `header ${DEV_OPERATOR_HEADER}`, message: id.message }]),
     };
   }
-  return { actor: { id: id.value, kind: 'operator', requestId }, problem: null };
+  return { actor: { id: id.value, kind: 'operator', requestId, clientAddress }, problem: null };
 }

@@ -1,3 +1,4 @@
+import type { KeyObject } from 'node:crypto';
 import type { EntityManager as MongoEntityManager, MikroORM as MongoORM } from '@mikro-orm/mongodb';
 import type { EntityManager, MikroORM as PostgresORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
@@ -15,11 +16,15 @@ export interface AppServices {
   postgres: PostgresORM;
   mongo: MongoORM;
   relay: AuditRelay;
+  /** Key that signs audit anchors, for checking their signatures; null when unset. */
+  anchorKey?: KeyObject | null;
 }
 
 /** Credentials a request presents. */
 export interface Credentials {
   devOperator?: string | string[];
+  /** Address the request came from, as the HTTP server sees it. */
+  clientAddress?: string;
 }
 
 export interface Context {
@@ -34,6 +39,7 @@ export interface Context {
   auditEm: MongoEntityManager;
   relay: AuditRelay;
   review: ReviewSettings;
+  anchorKey: KeyObject | null;
   /** Whether 500 responses may carry the internal message and stack (never in production). */
   exposeInternalErrors: boolean;
 }
@@ -45,7 +51,12 @@ export function createContext(
   log: Logger,
   credentials: Credentials = {},
 ): Context {
-  const { actor, problem } = resolveActor(services.config, requestId, credentials.devOperator);
+  const { actor, problem } = resolveActor(
+    services.config,
+    requestId,
+    credentials.devOperator,
+    credentials.clientAddress ?? null,
+  );
   return {
     requestId,
     log,
@@ -55,6 +66,7 @@ export function createContext(
     auditEm: services.mongo.em.fork(),
     relay: services.relay,
     review: reviewSettings(services.config),
+    anchorKey: services.anchorKey ?? null,
     exposeInternalErrors: services.config.NODE_ENV !== 'production',
   };
 }
