@@ -36,7 +36,6 @@ export class AuditService {
   }
 }
 
-/** Converts a stored event, or an outbox row not delivered yet (`deliveredAt` null). */
 /** The MongoDB filter of the audit queries; each filter has an index that ends in `sequence`. */
 export function auditWhere(filters: AuditFilters): Record<string, unknown> {
   const where: Record<string, unknown> = {};
@@ -50,6 +49,7 @@ export function auditWhere(filters: AuditFilters): Record<string, unknown> {
   return where;
 }
 
+/** Converts a stored event, or an outbox row not delivered yet (`deliveredAt` null). */
 export function toAuditEventOutput<Delivered extends Date | null>(
   event: Pick<
     AuditEvent,

@@ -10,7 +10,7 @@ import { type ChainedEvent, eventHash } from './chain.ts';
  * - `edited`: an event's content no longer gives its hash, or the next event recorded another
  *   hash for it;
  * - `missing`: an event is not in MongoDB and not waiting in the outbox, while later ones are;
- * - `reordered`: an event links to an event other than the one before it;
+ * - `reordered`: an event sits at another position than the event its link names implies;
  * - `tail_removed`: the newest events are gone, back to the head PostgreSQL or an anchor
  *   recorded;
  * - `unexpected`: MongoDB holds an event beyond the head PostgreSQL recorded.
@@ -182,19 +182,29 @@ function checkChain(
       }
       return broken(sequence, undefined, 'missing', `event ${sequence} is missing`);
     }
+    // Checked before the hash: moving an event changes its sequence number, which the hash
+    // covers, but its link still names the event it really follows.
+    const linked = event.previousHash ? byHash.get(event.previousHash) : undefined;
+    if (linked && linked.applicationSequence !== sequence - 1) {
+      return broken(
+        sequence,
+        event,
+        'reordered',
+        `it links to event ${linked.applicationSequence} but is stored as event ${sequence}`,
+      );
+    }
+    if (!event.previousHash && sequence > 1) {
+      return broken(
+        sequence,
+        event,
+        'reordered',
+        `it starts the chain but is stored as event ${sequence}`,
+      );
+    }
     if (eventHash(chainedFields(event)) !== event.hash) {
       return broken(sequence, event, 'edited', 'its content does not give its hash');
     }
     if ((event.previousHash ?? null) !== previousHash) {
-      const linked = event.previousHash ? byHash.get(event.previousHash) : undefined;
-      if (linked && linked.applicationSequence !== sequence - 1) {
-        return broken(
-          sequence,
-          event,
-          'reordered',
-          `it follows event ${linked.applicationSequence}, not event ${sequence - 1}`,
-        );
-      }
       const before = bySequence.get(sequence - 1);
       return broken(
         sequence - 1,

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuditEventSchema } from '../audit/audit-event.entity.ts';
 import { exportAuditEventsInput } from '../audit/schemas.ts';
 import { auditWhere, toAuditEventOutput } from '../audit/service.ts';
+import { isMongoUnavailable } from '../db/mongo.ts';
 import { isOperator } from '../shared/actor.ts';
 import { safeError } from '../shared/log.ts';
 import type { Context } from '../trpc/context.ts';
@@ -42,16 +43,30 @@ export function registerAuditExport(
       .getConnection()
       .getCollection(AuditEventSchema.meta.collection);
     const cursor = collection.find(auditWhere(parsed.data)).sort({ sequence: 1 });
+    // The first document is read before the status is sent, so that MongoDB being down
+    // gives 503 and not a 200 with a broken body.
+    let first: unknown;
+    try {
+      first = await cursor.next();
+    } catch (error) {
+      await cursor.close().catch(() => undefined);
+      ctx.log.warn({ error: safeError(error) }, 'audit export failed before its first event');
+      if (isMongoUnavailable(error)) {
+        return sendError(request, reply, 503, 'MongoDB is unavailable; retry later.');
+      }
+      throw error;
+    }
     ctx.log.info({ filters: Object.keys(parsed.data) }, 'audit export started');
     async function* lines() {
       let count = 0;
       try {
-        for await (const document of cursor) {
+        for (let document = first; document; document = await cursor.next()) {
           count += 1;
           yield `${JSON.stringify(toAuditEventOutput(document as never))}\n`;
         }
         ctx.log.info({ events: count }, 'audit export finished');
       } catch (error) {
+        // The status is sent already; the client sees the body end early.
         ctx.log.warn({ events: count, error: safeError(error) }, 'audit export failed');
         throw error;
       } finally {

@@ -1,0 +1,472 @@
+import { spawn } from 'node:child_process';
+import { generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type Collection, MongoClient } from 'mongodb';
+import pg from 'pg';
+import * as assert from 'uvu/assert';
+import { createAnchor, readAnchorKey } from '../server/audit/anchor.ts';
+import { eventHash } from '../server/audit/chain.ts';
+import { recordAuditEvent } from '../server/audit/outbox.ts';
+import { pruneDelivered } from '../server/audit/retention.ts';
+import type { RunningServer } from '../server/server.ts';
+import { isolatedServer, runId, TEST_MONGO_URI } from './helpers/env.ts';
+import { eventually, http } from './helpers/http.ts';
+import { type Clients, clientsFor, lowRiskInput } from './helpers/review.ts';
+import { onTeardown, suite } from './helpers/suite.ts';
+
+interface StoredEvent {
+  _id: string;
+  applicationId: string;
+  applicationSequence: number;
+  previousHash: string | null;
+  hash: string;
+  action: string;
+  actor: string;
+  actorKind: string;
+  requestId: string | null;
+  clientAddress: string | null;
+  changes: { field: string; value?: string | number | boolean | null }[];
+  occurredAt: Date;
+  deliveredAt: Date;
+}
+
+interface Context {
+  server: RunningServer;
+  databaseUrl: string;
+  mongoDbName: string;
+  keyFile: string;
+  db: pg.Client;
+  mongo: MongoClient;
+  events: Collection<StoredEvent>;
+  clients: Clients;
+}
+
+const OPERATOR = { 'x-dev-operator': 'alice' };
+
+const chain = suite<Context>('audit chain');
+
+chain.before(async (context) => {
+  const { privateKey } = generateKeyPairSync('ed25519');
+  const dir = await mkdtemp(join(tmpdir(), 'kyc-anchor-'));
+  context.keyFile = join(dir, 'anchor.pem');
+  await writeFile(context.keyFile, privateKey.export({ type: 'pkcs8', format: 'pem' }));
+  context.mongoDbName = `kyc_audit_chain_${runId}`;
+  const { server, databaseUrl } = await isolatedServer('audit_chain', {
+    MONGO_DB_NAME: context.mongoDbName,
+    AUDIT_ANCHOR_KEY_FILE: context.keyFile,
+    AUDIT_ANCHOR_INTERVAL_SECONDS: '0',
+  });
+  context.server = server;
+  context.databaseUrl = databaseUrl;
+  context.db = new pg.Client({ connectionString: databaseUrl });
+  await context.db.connect();
+  context.mongo = new MongoClient(TEST_MONGO_URI, { serverSelectionTimeoutMS: 3000 });
+  context.events = context.mongo.db(context.mongoDbName).collection<StoredEvent>('audit_events');
+  onTeardown(async () => {
+    await context.mongo.db(context.mongoDbName).dropDatabase();
+    await context.mongo.close();
+  });
+  context.clients = clientsFor(server.url);
+});
+
+chain.after(async (context) => {
+  await context.db?.end();
+});
+
+/** Waits until every outbox event of the application is in MongoDB; returns its chain. */
+async function deliveredChain(context: Context, applicationId: string): Promise<StoredEvent[]> {
+  await eventually(async () => {
+    const result = await context.db.query(
+      'select count(*)::int as n from audit_outbox where application_id = $1 and delivered_at is null',
+      [applicationId],
+    );
+    return result.rows[0].n === 0 ? true : undefined;
+  });
+  return context.events.find({ applicationId }).sort({ applicationSequence: 1 }).toArray();
+}
+
+/** Creates an application and makes three changes to it: four events in all. */
+async function applicationWithFourEvents(context: Context): Promise<StoredEvent[]> {
+  const { intake, alice } = context.clients;
+  let app = await intake.applications.create.mutate(lowRiskInput());
+  app = await alice.review.claim.mutate({ id: app.id, version: app.version });
+  app = await alice.review.startReview.mutate({ id: app.id, version: app.version });
+  await alice.review.addNote.mutate({ id: app.id, text: 'Called the applicant' });
+  const events = await deliveredChain(context, app.id);
+  assert.is(events.length, 4, 'create, claim, start review and note');
+  return events;
+}
+
+async function verifyOne(context: Context, applicationId: string) {
+  const response = await http(
+    context.server.url,
+    'GET',
+    `/api/v1/audit/verify?applicationId=${applicationId}`,
+    { headers: OPERATOR },
+  );
+  assert.is(response.status, 200);
+  return response.body;
+}
+
+/** Runs `npm run audit:verify`'s script against the suite's databases. */
+function runVerifyCommand(context: Context, args: string[]) {
+  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts', ...args], {
+      env: {
+        ...process.env,
+        DATABASE_URL: context.databaseUrl,
+        MONGO_URI: TEST_MONGO_URI,
+        MONGO_DB_NAME: context.mongoDbName,
+        AUDIT_ANCHOR_KEY_FILE: context.keyFile,
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk;
+    });
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+    });
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+chain('numbers and links every event', async (context) => {
+  const events = await applicationWithFourEvents(context);
+
+  assert.equal(
+    events.map((event) => event.applicationSequence),
+    [1, 2, 3, 4],
+  );
+  assert.is(events[0]?.previousHash, null);
+  for (let index = 1; index < events.length; index++) {
+    assert.is(events[index]?.previousHash, events[index - 1]?.hash, `link of event ${index + 1}`);
+  }
+  for (const event of events) {
+    assert.is(eventHash({ ...event, id: event._id }), event.hash, `hash of ${event.action}`);
+  }
+  const report = await verifyOne(context, events[0]?.applicationId ?? '');
+  assert.equal(report.breaks, []);
+  assert.is(report.events, 4);
+});
+
+chain('numbers concurrent events without gaps', async (context) => {
+  const applicationId = randomUUID();
+  const actor = { id: 'test', kind: 'client' as const, requestId: null };
+  await Promise.all(
+    Array.from({ length: 25 }, (_, index) =>
+      context.server.postgres.em.fork().transactional((tx) =>
+        recordAuditEvent(tx, actor, {
+          applicationId,
+          action: 'test.concurrent',
+          changes: [{ field: 'index', value: index }],
+          occurredAt: new Date(),
+        }),
+      ),
+    ),
+  );
+  context.server.relay.nudge();
+
+  const events = await deliveredChain(context, applicationId);
+  assert.equal(
+    events.map((event) => event.applicationSequence),
+    Array.from({ length: 25 }, (_, index) => index + 1),
+  );
+  assert.equal((await verifyOne(context, applicationId)).breaks, []);
+});
+
+chain('records who read personal data', async (context) => {
+  const app = await context.clients.intake.applications.create.mutate(lowRiskInput());
+  const response = await http(context.server.url, 'GET', `/api/v1/applications/${app.id}`, {
+    headers: OPERATOR,
+  });
+  assert.is(response.status, 200);
+
+  const events = await deliveredChain(context, app.id);
+  const read = events.find((event) => event.action === 'application.viewed');
+  assert.ok(read, 'an application.viewed event');
+  assert.is(read?.actor, 'alice');
+  assert.is(read?.actorKind, 'operator');
+  assert.is(read?.requestId, response.headers.get('x-request-id'));
+  assert.is(read?.clientAddress, '127.0.0.1');
+  assert.equal(read?.changes, [{ field: 'view', value: 'application' }]);
+  const created = events.find((event) => event.action === 'application.created');
+  assert.is(created?.actor, 'anonymous');
+  assert.is(created?.actorKind, 'client');
+  assert.is(created?.clientAddress, '127.0.0.1');
+});
+
+chain('verify names an edited event', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const target = events[1] as StoredEvent;
+  await context.events.updateOne(
+    { _id: target._id },
+    { $set: { changes: [{ field: 'assigneeId', value: 'mallory' }] } },
+  );
+
+  const report = await verifyOne(context, target.applicationId);
+  assert.is(report.breaks.length, 1);
+  assert.is(report.breaks[0].kind, 'edited');
+  assert.is(report.breaks[0].sequence, 2);
+  assert.is(report.breaks[0].eventId, target._id);
+});
+
+chain('verify names a deleted middle event', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const target = events[1] as StoredEvent;
+  await context.events.deleteOne({ _id: target._id });
+
+  const report = await verifyOne(context, target.applicationId);
+  assert.is(report.breaks.length, 1);
+  assert.is(report.breaks[0].kind, 'missing');
+  assert.is(report.breaks[0].sequence, 2);
+});
+
+chain('verify detects a deleted newest event', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const target = events[3] as StoredEvent;
+  await context.events.deleteOne({ _id: target._id });
+
+  const report = await verifyOne(context, target.applicationId);
+  assert.is(report.breaks.length, 1);
+  assert.is(report.breaks[0].kind, 'tail_removed');
+  assert.is(report.breaks[0].sequence, 4);
+});
+
+chain('verify names reordered events', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const second = events[1] as StoredEvent;
+  const third = events[2] as StoredEvent;
+  await context.events.updateOne({ _id: second._id }, { $set: { applicationSequence: 3 } });
+  await context.events.updateOne({ _id: third._id }, { $set: { applicationSequence: 2 } });
+
+  const report = await verifyOne(context, second.applicationId);
+  assert.is(report.breaks.length, 1);
+  assert.is(report.breaks[0].kind, 'reordered');
+  assert.is(report.breaks[0].sequence, 2);
+  assert.is(report.breaks[0].eventId, third._id);
+});
+
+chain('anchors detect a tail removed from both databases', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const applicationId = events[0]?.applicationId ?? '';
+  const anchor = await createAnchor(
+    context.server.postgres.em.fork(),
+    readAnchorKey(context.keyFile),
+  );
+  assert.ok(anchor, 'an anchor of the moved heads');
+
+  // Someone with write access to both databases removes the newest event and moves the
+  // chain head back to the event before it.
+  const newest = events[3] as StoredEvent;
+  const before = events[2] as StoredEvent;
+  await context.events.deleteOne({ _id: newest._id });
+  await context.db.query('delete from audit_outbox where id = $1', [newest._id]);
+  await context.db.query(
+    'update audit_chain_heads set sequence = 3, hash = $2 where application_id = $1',
+    [applicationId, before.hash],
+  );
+
+  const report = await verifyOne(context, applicationId);
+  assert.is(report.breaks.length, 1);
+  assert.is(report.breaks[0].kind, 'tail_removed');
+  assert.is(report.breaks[0].sequence, 4);
+  assert.match(report.breaks[0].detail, `anchor ${anchor?.id} recorded 4 events`);
+});
+
+chain('signs anchors and detects a changed one', async (context) => {
+  await applicationWithFourEvents(context);
+  const anchor = await createAnchor(
+    context.server.postgres.em.fork(),
+    readAnchorKey(context.keyFile),
+  );
+  assert.ok(anchor);
+  const stored = await context.db.query(
+    'select key_id, signature from audit_anchors where id = $1',
+    [anchor?.id],
+  );
+  assert.match(stored.rows[0].key_id, /^[0-9a-f]{16}$/);
+  assert.type(stored.rows[0].signature, 'string');
+
+  const intact = await http(context.server.url, 'GET', '/api/v1/audit/verify', {
+    headers: OPERATOR,
+  });
+  assert.is(intact.status, 200);
+  assert.ok(intact.body.anchors.checked >= 1);
+  assert.is(intact.body.anchors.signed, intact.body.anchors.checked);
+  assert.equal(intact.body.anchors.problems, []);
+
+  const [head] = (
+    await context.db.query(
+      'select application_id, hash from audit_anchor_heads where anchor_id = $1 limit 1',
+      [anchor?.id],
+    )
+  ).rows;
+  await context.db.query(
+    'update audit_anchor_heads set hash = $3 where anchor_id = $1 and application_id = $2',
+    [anchor?.id, head.application_id, '0'.repeat(64)],
+  );
+  const changedHead = await http(context.server.url, 'GET', '/api/v1/audit/verify', {
+    headers: OPERATOR,
+  });
+  await context.db.query(
+    'update audit_anchor_heads set hash = $3 where anchor_id = $1 and application_id = $2',
+    [anchor?.id, head.application_id, head.hash],
+  );
+  assert.equal(changedHead.body.anchors.problems, [
+    { anchorId: anchor?.id, detail: 'its heads do not give its digest' },
+  ]);
+
+  const { rows } = await context.db.query('select digest from audit_anchors where id = $1', [
+    anchor?.id,
+  ]);
+  const forged = `${rows[0].digest.slice(0, 63)}${rows[0].digest.endsWith('0') ? '1' : '0'}`;
+  await context.db.query('update audit_anchors set digest = $2 where id = $1', [
+    anchor?.id,
+    forged,
+  ]);
+  const changedDigest = await http(context.server.url, 'GET', '/api/v1/audit/verify', {
+    headers: OPERATOR,
+  });
+  await context.db.query('update audit_anchors set digest = $2 where id = $1', [
+    anchor?.id,
+    rows[0].digest,
+  ]);
+  const details = changedDigest.body.anchors.problems.map(
+    (problem: { detail: string }) => problem.detail,
+  );
+  assert.ok(details.includes('its heads do not give its digest'), 'digest recomputed');
+  assert.ok(details.includes('its signature does not match'), 'signature checked');
+});
+
+chain('verify needs an operator', async (context) => {
+  const response = await http(context.server.url, 'GET', '/api/v1/audit/verify');
+  assert.is(response.status, 401);
+});
+
+chain('verify command reports breaks with exit code 1', async (context) => {
+  const intact = await applicationWithFourEvents(context);
+  const intactId = intact[0]?.applicationId ?? '';
+  const ok = await runVerifyCommand(context, ['--application', intactId]);
+  assert.is(ok.code, 0, ok.stderr);
+  assert.match(ok.stdout, 'Every chain and anchor is intact.');
+
+  const events = await applicationWithFourEvents(context);
+  const target = events[2] as StoredEvent;
+  await context.events.updateOne({ _id: target._id }, { $set: { actor: 'mallory' } });
+  const broken = await runVerifyCommand(context, ['--application', target.applicationId, '--json']);
+  assert.is(broken.code, 1, broken.stderr);
+  const report = JSON.parse(broken.stdout);
+  assert.is(report.breaks[0].eventId, target._id);
+  assert.is(report.breaks[0].kind, 'edited');
+
+  const usage = await runVerifyCommand(context, ['--application']);
+  assert.is(usage.code, 2);
+});
+
+chain('filters audit events by actor, action and time', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const applicationId = events[0]?.applicationId ?? '';
+  const list = (query: string) =>
+    http(context.server.url, 'GET', `/api/v1/audit-events?applicationId=${applicationId}&${query}`);
+
+  const byActor = await list('actor=alice');
+  assert.equal(
+    byActor.body.items.map((item: { action: string }) => item.action),
+    ['application.note_added', 'application.start_review', 'application.claimed'],
+  );
+  const byAction = await list('action=application.created');
+  assert.is(byAction.body.items.length, 1);
+  assert.is(byAction.body.items[0].id, events[0]?._id);
+
+  const third = events[2] as StoredEvent;
+  const from = encodeURIComponent(third.occurredAt.toISOString());
+  const inRange = await list(`occurredFrom=${from}`);
+  assert.ok(
+    inRange.body.items.every(
+      (item: { occurredAt: string }) => new Date(item.occurredAt) >= third.occurredAt,
+    ),
+  );
+  assert.ok(inRange.body.items.some((item: { id: string }) => item.id === third._id));
+  const before = await list(`occurredTo=${from}`);
+  assert.ok(before.body.items.every((item: { id: string }) => item.id !== third._id));
+});
+
+chain('exports audit events as JSON Lines', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const applicationId = events[0]?.applicationId ?? '';
+  const path = `/api/v1/audit-events/export?applicationId=${applicationId}`;
+
+  const refused = await http(context.server.url, 'GET', path);
+  assert.is(refused.status, 401);
+
+  const response = await fetch(`${context.server.url}${path}`, { headers: OPERATOR });
+  assert.is(response.status, 200);
+  assert.match(response.headers.get('content-type') ?? '', 'application/x-ndjson');
+  const lines = (await response.text()).trimEnd().split('\n');
+  const exported = lines.map((line) => JSON.parse(line));
+  assert.equal(
+    exported.map((event) => event.id),
+    events.map((event) => event._id),
+  );
+  assert.is(exported[0].hash, events[0]?.hash);
+
+  const invalid = await http(
+    context.server.url,
+    'GET',
+    '/api/v1/audit-events/export?applicationId=x',
+    {
+      headers: OPERATOR,
+    },
+  );
+  assert.is(invalid.status, 400);
+  assert.is(invalid.body.data.issues[0].path, 'applicationId');
+});
+
+chain('creates the MongoDB indexes at start', async (context) => {
+  await context.server.mongo.schema.ensureIndexes();
+  const names = (await context.events.listIndexes().toArray()).map((index) => index.name);
+  for (const name of [
+    'audit_events_application_chain',
+    'audit_events_sequence',
+    'audit_events_application_sequence',
+    'audit_events_actor_sequence',
+    'audit_events_action_sequence',
+    'audit_events_occurred_sequence',
+  ]) {
+    assert.ok(names.includes(name), `index ${name}`);
+  }
+});
+
+chain('prunes delivered events after the retention', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const applicationId = events[0]?.applicationId ?? '';
+  await context.db.query(
+    `update audit_outbox set delivered_at = now() - interval '8 days' where application_id = $1`,
+    [applicationId],
+  );
+  const pending = await context.db.query(
+    'select count(*)::int as n from audit_outbox where delivered_at is null',
+  );
+
+  const pruned = await pruneDelivered(context.server.postgres.em.fork(), 7);
+
+  assert.is(pruned, 4);
+  const left = await context.db.query(
+    'select count(*)::int as n from audit_outbox where application_id = $1',
+    [applicationId],
+  );
+  assert.is(left.rows[0].n, 0);
+  const stillPending = await context.db.query(
+    'select count(*)::int as n from audit_outbox where delivered_at is null',
+  );
+  assert.is(stillPending.rows[0].n, pending.rows[0].n);
+  assert.equal((await verifyOne(context, applicationId)).breaks, []);
+});
+
+chain.run();
