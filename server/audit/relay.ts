@@ -2,16 +2,20 @@ import type { KeyObject } from 'node:crypto';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { MikroORM as MongoORM } from '@mikro-orm/mongodb';
 import type { MikroORM as PostgresORM } from '@mikro-orm/postgresql';
+import { BSON } from 'mongodb';
 import type { Logger } from 'pino';
 import { isMongoUnavailable, resetMongoClient } from '../db/mongo.ts';
 import { safeError } from '../shared/log.ts';
 import { createAnchor } from './anchor.ts';
-import { AuditEventSchema } from './audit-event.entity.ts';
+import { type AuditEvent, AuditEventSchema } from './audit-event.entity.ts';
 import { type OutboxEvent, OutboxEventSchema } from './outbox.entity.ts';
 import { pruneDelivered } from './retention.ts';
 
 /** Advisory lock key held by the relay that is delivering (an arbitrary constant). */
 const RELAY_LOCK_KEY = 7_104_562_318;
+
+/** MongoDB's maximum document size, 16 MiB; a larger event can never be stored. */
+const MAX_DOCUMENT_BYTES = 16 * 1024 * 1024;
 
 /** Age of the oldest waiting event above which a working relay logs the backlog. */
 const BACKLOG_WARNING_AGE_SECONDS = 30;
@@ -325,8 +329,7 @@ export class AuditRelay {
         return { delivered: 0, error };
       }
     }
-    const em = this.mongo.em.fork();
-    const documents = rows.map((row) => ({
+    const documents: AuditEvent[] = rows.map((row) => ({
       _id: row.id,
       sequence: row.sequence,
       applicationId: row.applicationId,
@@ -342,9 +345,32 @@ export class AuditRelay {
       occurredAt: row.occurredAt,
       deliveredAt,
     }));
+    // Checked here because servers differ: MongoDB rejects a larger document, while some
+    // MongoDB-wire servers store it. Rows up to the oversized one are delivered.
+    const oversized = documents.findIndex(
+      (document) => BSON.calculateObjectSize(document) > MAX_DOCUMENT_BYTES,
+    );
+    const deliverable = oversized === -1 ? documents : documents.slice(0, oversized);
+    const stored = await this.insertInOrder(deliverable);
+    if (stored.error !== undefined || oversized === -1) return stored;
+    const size = BSON.calculateObjectSize(documents[oversized] ?? {});
+    return {
+      delivered: oversized,
+      error: new Error(
+        `audit event is ${size} bytes as BSON, over MongoDB's ${MAX_DOCUMENT_BYTES}-byte document limit`,
+      ),
+    };
+  }
+
+  /** Inserts documents in order; `delivered` counts those stored before the first failure. */
+  private async insertInOrder(
+    documents: AuditEvent[],
+  ): Promise<{ delivered: number; error?: unknown }> {
+    const em = this.mongo.em.fork();
+    if (documents.length === 0) return { delivered: 0 };
     try {
       await em.insertMany(AuditEventSchema, documents);
-      return { delivered: rows.length };
+      return { delivered: documents.length };
     } catch {
       // Part of the batch may be stored already; retry one by one to find where it stopped.
     }
@@ -364,6 +390,6 @@ export class AuditRelay {
           .updateOne({ _id: _id as never, hash: { $exists: false } }, { $set: fields });
       }
     }
-    return { delivered: rows.length };
+    return { delivered: documents.length };
   }
 }

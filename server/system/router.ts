@@ -9,6 +9,10 @@ const statusOutput = z.object({
       .number()
       .nullable()
       .meta({ description: 'Age of the oldest undelivered event in seconds; null when none' }),
+    deadLettered: z.number().int().meta({
+      description:
+        'Events that MongoDB rejected too often; they stay in the outbox, are not retried and need an operator',
+    }),
   }),
   relay: z.object({
     running: z.boolean(),
@@ -17,6 +21,15 @@ const statusOutput = z.object({
       .number()
       .int()
       .meta({ description: 'Events delivered since this process started' }),
+    deadLettered: z
+      .number()
+      .int()
+      .meta({ description: 'Events this process moved to the dead-letter state' }),
+    pruned: z
+      .number()
+      .int()
+      .meta({ description: 'Delivered events this process pruned from the outbox' }),
+    lastAnchorAt: dateTimeOutput().nullable(),
     lastDeliveredAt: dateTimeOutput().nullable(),
     lastFailureAt: dateTimeOutput().nullable(),
   }),
@@ -37,11 +50,23 @@ export const systemRouter = router({
     .output(statusOutput)
     .query(async ({ ctx }) => {
       const backlog = await ctx.relay.backlog();
-      const { running, consecutiveFailures, delivered, lastDeliveredAt, lastFailureAt } =
-        ctx.relay.state;
+      const state = ctx.relay.state;
       return {
-        auditBacklog: { pending: backlog.pending, oldestAgeSeconds: backlog.oldestAgeSeconds },
-        relay: { running, consecutiveFailures, delivered, lastDeliveredAt, lastFailureAt },
+        auditBacklog: {
+          pending: backlog.pending,
+          oldestAgeSeconds: backlog.oldestAgeSeconds,
+          deadLettered: backlog.deadLettered,
+        },
+        relay: {
+          running: state.running,
+          consecutiveFailures: state.consecutiveFailures,
+          delivered: state.delivered,
+          deadLettered: state.deadLettered,
+          pruned: state.pruned,
+          lastAnchorAt: state.lastAnchorAt,
+          lastDeliveredAt: state.lastDeliveredAt,
+          lastFailureAt: state.lastFailureAt,
+        },
       };
     }),
 });
