@@ -1,7 +1,6 @@
 // Benchmark of the operator queue: latency of queue queries at 10,000 and 1,000,000
 // applications, and a check that no filter combination the queue offers plans a sequential
 // scan. Results go to stdout and to the queue section of docs/benchmarks.md.
-import { readFile, writeFile } from 'node:fs/promises';
 import { cpus, totalmem } from 'node:os';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { PAGE_SIZE_DEFAULT } from '../../server/applications/schemas.ts';
@@ -16,6 +15,7 @@ import {
   readQueue,
 } from '../../server/review/queue.ts';
 import { benchmarkServerUrl, type Dataset, prepareDataset, REFERENCE_TIME } from './generate.ts';
+import { markdownTable, percentile, serverFacts, writeDocsSection } from './report.ts';
 
 export interface QueueBenchmarkOptions {
   /** Regenerate the datasets even when their row counts are right. */
@@ -39,8 +39,6 @@ const DEEP_PAGE = 50;
 const HOUR_MS = 3_600_000;
 const NOW = REFERENCE_TIME;
 
-const DOCS_FILE = new URL('../../docs/benchmarks.md', import.meta.url);
-
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
 /** Latency percentiles in milliseconds. */
@@ -48,10 +46,6 @@ interface Timing {
   p50: number;
   p95: number;
 }
-
-/** The nearest-rank percentile of `samples`, which must be sorted. */
-const percentile = (samples: number[], fraction: number) =>
-  samples[Math.max(0, Math.ceil(fraction * samples.length) - 1)] ?? Number.NaN;
 
 /**
  * Times each of `runs` WARMUP_RUNS + TIMED_RUNS times, keeping the timed ones. The runs
@@ -72,40 +66,6 @@ async function timeInterleaved(runs: (() => Promise<unknown>)[]): Promise<Timing
     const sorted = values.toSorted((a, b) => a - b);
     return { p50: percentile(sorted, 0.5), p95: percentile(sorted, 0.95) };
   });
-}
-
-function markdownTable(header: string[], rows: string[][]): string {
-  const escapeCell = (cell: string) => cell.replaceAll('|', '\\|');
-  return [
-    `| ${header.map(escapeCell).join(' | ')} |`,
-    `| ${header.map(() => '---').join(' | ')} |`,
-    ...rows.map((row) => `| ${row.map(escapeCell).join(' | ')} |`),
-  ].join('\n');
-}
-
-/**
- * Replaces the text between `<!-- bench:NAME:start -->` and `<!-- bench:NAME:end -->` in
- * docs/benchmarks.md, adding a `## heading` section with the markers when they are missing.
- */
-async function writeDocsSection(name: string, heading: string, body: string): Promise<void> {
-  const start = `<!-- bench:${name}:start -->`;
-  const end = `<!-- bench:${name}:end -->`;
-  let page: string;
-  try {
-    page = await readFile(DOCS_FILE, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    page = '# Benchmarks\n';
-  }
-  const from = page.indexOf(start);
-  const to = page.indexOf(end);
-  const section = `${start}\n${body}\n${end}`;
-  if (from !== -1 && to > from) {
-    page = page.slice(0, from) + section + page.slice(to + end.length);
-  } else {
-    page = `${page.trimEnd()}\n\n## ${heading}\n\n${section}\n`;
-  }
-  await writeFile(DOCS_FILE, page);
 }
 
 /** One database under test. */
@@ -626,16 +586,6 @@ async function datasetFacts(target: Target): Promise<DatasetFacts> {
     unassigned: Number(row.unassigned),
     size: row.size,
   };
-}
-
-async function serverFacts(em: EntityManager) {
-  const [row] = await em.execute<Record<string, string>[]>(
-    `select version() as version, current_setting('shared_buffers') as shared_buffers,
-       current_setting('work_mem') as work_mem, current_setting('random_page_cost') as random_page_cost,
-       current_setting('jit') as jit`,
-  );
-  if (!row) throw new Error('No server facts.');
-  return row;
 }
 
 interface Report {

@@ -1,9 +1,11 @@
 // Runs the benchmarks named on the command line, or all of them, and exits with status 1 when
 // one of them fails its limits. Usage: npm run bench -- [NAME...] [--fresh]
 import { runQueueBenchmark } from './queue.ts';
+import { runRelayBenchmark } from './relay.ts';
 
 const BENCHMARKS: Record<string, (options: { fresh: boolean }) => Promise<boolean>> = {
   queue: runQueueBenchmark,
+  relay: runRelayBenchmark,
 };
 
 const args = process.argv.slice(2);
