@@ -40,6 +40,24 @@ export function redactUrl(url: string): string {
   }
 }
 
+/** Reads the anchor signing key; a public key verifies anchors but cannot sign them. */
+function signingKey(path: string) {
+  let key: ReturnType<typeof readAnchorKey>;
+  try {
+    key = readAnchorKey(path);
+  } catch (error) {
+    throw new StartupError(
+      `AUDIT_ANCHOR_KEY_FILE=${path} is not a usable Ed25519 key: ${(error as Error).message}. Create one with \`openssl genpkey -algorithm ed25519\`.`,
+    );
+  }
+  if (key.type !== 'private') {
+    throw new StartupError(
+      `AUDIT_ANCHOR_KEY_FILE=${path} contains a public key; the server signs anchors and needs the private key. Give the public key to \`npm run audit:verify\` instead.`,
+    );
+  }
+  return key;
+}
+
 /**
  * Connects to PostgreSQL (required, schema migrated), opens the MongoDB audit store (may be
  * down: the relay retries), starts the HTTP server and the audit relay.
@@ -49,6 +67,7 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<RunningServer> {
   const log = options.log ?? createLogger(config.LOG_LEVEL, config.PROJECT_NAME);
+  const anchorKey = config.AUDIT_ANCHOR_KEY_FILE ? signingKey(config.AUDIT_ANCHOR_KEY_FILE) : null;
   const postgres = await openPostgres(config.DATABASE_URL);
   await postgres.connect().catch(() => undefined);
   const check = await postgres.checkConnection();
@@ -67,9 +86,6 @@ export async function startServer(
   }
 
   const mongo = await openMongo(config.MONGO_URI, config.MONGO_DB_NAME);
-  const anchorKey = config.AUDIT_ANCHOR_KEY_FILE
-    ? readAnchorKey(config.AUDIT_ANCHOR_KEY_FILE)
-    : null;
   const relay = new AuditRelay(postgres, mongo, log.child({ component: 'audit-relay' }), {
     maxAttempts: config.AUDIT_MAX_ATTEMPTS,
     retentionDays: config.AUDIT_OUTBOX_RETENTION_DAYS,

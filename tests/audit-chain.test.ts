@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
-import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Collection, MongoClient } from 'mongodb';
@@ -10,8 +10,8 @@ import { createAnchor, readAnchorKey } from '../server/audit/anchor.ts';
 import { eventHash } from '../server/audit/chain.ts';
 import { recordAuditEvent } from '../server/audit/outbox.ts';
 import { pruneDelivered } from '../server/audit/retention.ts';
-import type { RunningServer } from '../server/server.ts';
-import { isolatedServer, runId, TEST_MONGO_URI } from './helpers/env.ts';
+import { type RunningServer, StartupError, startServer } from '../server/server.ts';
+import { isolatedServer, runId, TEST_MONGO_URI, testConfig } from './helpers/env.ts';
 import { eventually, http } from './helpers/http.ts';
 import { type Clients, clientsFor, lowRiskInput } from './helpers/review.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
@@ -342,6 +342,27 @@ chain('signs anchors and detects a changed one', async (context) => {
   );
   assert.ok(details.includes('its heads do not give its digest'), 'digest recomputed');
   assert.ok(details.includes('its signature does not match'), 'signature checked');
+});
+
+chain('server refuses a public anchor key', async (context) => {
+  const publicFile = join(tmpdir(), `kyc-anchor-public-${runId}.pem`);
+  const publicKey = readAnchorKey(context.keyFile);
+  await writeFile(
+    publicFile,
+    createPublicKey(publicKey).export({ type: 'spki', format: 'pem' }) as string,
+  );
+  try {
+    await startServer(
+      testConfig({ DATABASE_URL: context.databaseUrl, AUDIT_ANCHOR_KEY_FILE: publicFile }),
+    );
+    assert.unreachable('the server started');
+  } catch (error) {
+    assert.instance(error, StartupError);
+    assert.match((error as Error).message, 'AUDIT_ANCHOR_KEY_FILE');
+    assert.match((error as Error).message, 'needs the private key');
+  } finally {
+    await rm(publicFile, { force: true });
+  }
 });
 
 chain('verify needs an operator', async (context) => {

@@ -189,8 +189,8 @@ delivery('MongoDB crash during 1,000 changes loses and duplicates none', async (
     let started = 0;
     let changes = 0;
     let restarted: Promise<void> | null = null;
-    // MongoDB is down from the 250th change for 3 s, longer than the driver's 2 s server
-    // selection timeout, so deliveries fail; the last 250 changes wait for the restart.
+    // MongoDB is down for 3 s from the 250th change. That is longer than the driver's 2 s
+    // server selection timeout, so deliveries fail. The last 250 changes wait for the restart.
     const counted = async () => {
       changes += 1;
       if (changes === 250) {

@@ -144,7 +144,7 @@ async function measureThroughput(orm: MikroORM, mongo: MongoClient): Promise<Thr
   return results;
 }
 
-/** Starts `server/main.ts` in a process of its own and waits until it answers /health. */
+/** Starts `server/main.ts` in a process of its own and waits until /health responds. */
 async function startServerProcess(databaseUrl: string, port: number): Promise<ChildProcess> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
     env: {
@@ -169,7 +169,7 @@ async function startServerProcess(databaseUrl: string, port: number): Promise<Ch
     await delay(200);
   }
   child.kill('SIGKILL');
-  throw new Error('server did not answer /health within 20 s');
+  throw new Error('server did not respond to /health within 20 s');
 }
 
 function applicationBody(): string {
