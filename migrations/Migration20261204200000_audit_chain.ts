@@ -3,6 +3,13 @@ import { eventHash } from '../server/audit/chain.ts';
 
 const BATCH = 1000;
 
+/** The kind of an actor recorded before events named it: the ids the server gives are fixed. */
+function actorKindOf(actor: string): string {
+  if (actor.startsWith('system:')) return 'system';
+  if (actor.startsWith('import:') || actor === 'anonymous') return 'client';
+  return 'operator';
+}
+
 interface OutboxRow {
   id: string;
   sequence: string;
@@ -81,8 +88,7 @@ export class Migration20261204200000_audit_chain extends Migration {
           previousHash: head?.hash ?? null,
           action: row.action,
           actor: row.actor,
-          actorKind:
-            row.actor.startsWith('import:') || row.actor === 'anonymous' ? 'client' : 'operator',
+          actorKind: actorKindOf(row.actor),
           requestId: row.request_id,
           clientAddress: null,
           occurredAt: new Date(row.occurred_at),

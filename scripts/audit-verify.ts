@@ -43,7 +43,11 @@ try {
       for (const problem of report.anchors.problems) {
         process.stdout.write(`BROKEN anchor ${problem.anchorId}: ${problem.detail}\n`);
       }
-      if (report.breaks.length === 0 && report.anchors.problems.length === 0) {
+      if (applicationId && report.applications === 0) {
+        process.stdout.write(
+          `No audit events or chain head exist for application ${applicationId}.\n`,
+        );
+      } else if (report.breaks.length === 0 && report.anchors.problems.length === 0) {
         process.stdout.write('Every chain and anchor is intact.\n');
       }
     }

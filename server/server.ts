@@ -8,7 +8,11 @@ import type { Config } from './config.ts';
 import { openMongo } from './db/mongo.ts';
 import { openPostgres } from './db/postgres.ts';
 import { buildApp } from './http/app.ts';
+import { InFlight } from './shared/in-flight.ts';
 import { createLogger, safeError } from './shared/log.ts';
+
+/** Time a shutdown waits for running procedures before its last audit delivery. */
+const SHUTDOWN_WAIT_MS = 10_000;
 
 export interface StartOptions {
   host?: string;
@@ -93,7 +97,8 @@ export async function startServer(
     anchorKey,
     ...options.relay,
   });
-  const app = buildApp({ config, log, postgres, mongo, relay, anchorKey });
+  const inFlight = new InFlight();
+  const app = buildApp({ config, log, postgres, mongo, relay, anchorKey, inFlight });
   await app.listen({ host: options.host ?? '0.0.0.0', port: config.PORT });
   relay.start();
 
@@ -110,6 +115,13 @@ export async function startServer(
     mongo,
     async close() {
       await app.close();
+      // Requests whose clients went away are no longer connections, but may still commit.
+      if (!(await inFlight.idle(SHUTDOWN_WAIT_MS))) {
+        log.warn(
+          { inFlight: inFlight.size },
+          'procedures still running at shutdown; their audit events are delivered at next start',
+        );
+      }
       await relay.stop();
       try {
         await relay.drain();

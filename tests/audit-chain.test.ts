@@ -277,6 +277,99 @@ chain('anchors detect a tail removed from both databases', async (context) => {
   assert.is(report.breaks[0].kind, 'tail_removed');
   assert.is(report.breaks[0].sequence, 4);
   assert.match(report.breaks[0].detail, `anchor ${anchor?.id} recorded 4 events`);
+
+  // The next anchor does not record the head that went back, so the removal stays visible.
+  await createAnchor(context.server.postgres.em.fork(), readAnchorKey(context.keyFile));
+  const later = await verifyOne(context, applicationId);
+  assert.is(later.breaks[0]?.kind, 'tail_removed');
+  assert.match(later.breaks[0]?.detail, `anchor ${anchor?.id} recorded 4 events`);
+});
+
+chain('rewritten history shows against an earlier anchor', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const applicationId = events[0]?.applicationId ?? '';
+  const anchor = await createAnchor(
+    context.server.postgres.em.fork(),
+    readAnchorKey(context.keyFile),
+  );
+  assert.ok(anchor);
+
+  // Someone who knows the canonical form edits event 2, re-hashes events 2 to 4 and moves
+  // the chain head to the new hash; a later event and anchor then build on the forgery.
+  let previousHash = events[0]?.hash ?? null;
+  for (const event of events.slice(1)) {
+    const changes =
+      event.applicationSequence === 2 ? [{ field: 'assigneeId', value: 'mallory' }] : event.changes;
+    const hash = eventHash({ ...event, id: event._id, changes, previousHash });
+    await context.events.updateOne({ _id: event._id }, { $set: { changes, previousHash, hash } });
+    previousHash = hash;
+  }
+  await context.db.query('update audit_chain_heads set hash = $2 where application_id = $1', [
+    applicationId,
+    previousHash,
+  ]);
+  await http(context.server.url, 'GET', `/api/v1/applications/${applicationId}`, {
+    headers: OPERATOR,
+  });
+  await deliveredChain(context, applicationId);
+  await createAnchor(context.server.postgres.em.fork(), readAnchorKey(context.keyFile));
+
+  const report = await verifyOne(context, applicationId);
+  assert.is(report.breaks.length, 1);
+  assert.is(report.breaks[0].kind, 'edited');
+  assert.is(report.breaks[0].sequence, 4);
+  assert.match(report.breaks[0].detail, `anchor ${anchor?.id} recorded`);
+});
+
+chain('verify reports a deleted chain head', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const applicationId = events[0]?.applicationId ?? '';
+  await context.db.query('delete from audit_chain_heads where application_id = $1', [
+    applicationId,
+  ]);
+
+  const report = await verifyOne(context, applicationId);
+  assert.is(report.breaks.length, 1);
+  assert.is(report.breaks[0].kind, 'unexpected');
+  assert.match(report.breaks[0].detail, 'no chain head');
+});
+
+chain('verify reports malformed and padded events', async (context) => {
+  const malformed = await applicationWithFourEvents(context);
+  await context.events.updateOne({ _id: malformed[1]?._id }, { $unset: { changes: '' } });
+  const padded = await applicationWithFourEvents(context);
+  await context.events.updateOne(
+    { _id: padded[2]?._id },
+    { $set: { 'changes.0.comment': 'approved by the CFO' } },
+  );
+
+  const first = await verifyOne(context, malformed[0]?.applicationId ?? '');
+  assert.is(first.breaks[0]?.kind, 'edited');
+  assert.is(first.breaks[0]?.sequence, 2);
+  assert.match(first.breaks[0]?.detail, 'changes are not a list');
+  const second = await verifyOne(context, padded[0]?.applicationId ?? '');
+  assert.is(second.breaks[0]?.kind, 'edited');
+  assert.is(second.breaks[0]?.sequence, 3);
+  assert.match(second.breaks[0]?.detail, 'fields other than field and value');
+});
+
+chain('verify reports events of an unknown application', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const orphanId = randomUUID();
+  await context.events.insertOne({
+    ...(events[0] as StoredEvent),
+    _id: randomUUID(),
+    applicationId: orphanId,
+  });
+
+  const response = await http(context.server.url, 'GET', '/api/v1/audit/verify', {
+    headers: OPERATOR,
+  });
+  const orphan = response.body.breaks.find(
+    (broken: { applicationId: string }) => broken.applicationId === orphanId,
+  );
+  assert.is(orphan?.kind, 'unexpected');
+  assert.match(orphan?.detail, 'no chain head');
 });
 
 chain('signs anchors and detects a changed one', async (context) => {
@@ -342,6 +435,25 @@ chain('signs anchors and detects a changed one', async (context) => {
   );
   assert.ok(details.includes('its heads do not give its digest'), 'digest recomputed');
   assert.ok(details.includes('its signature does not match'), 'signature checked');
+
+  const { rows: signed } = await context.db.query(
+    'select key_id, signature from audit_anchors where id = $1',
+    [anchor?.id],
+  );
+  await context.db.query('update audit_anchors set key_id = null, signature = null where id = $1', [
+    anchor?.id,
+  ]);
+  const stripped = await http(context.server.url, 'GET', '/api/v1/audit/verify', {
+    headers: OPERATOR,
+  });
+  await context.db.query('update audit_anchors set key_id = $2, signature = $3 where id = $1', [
+    anchor?.id,
+    signed[0].key_id,
+    signed[0].signature,
+  ]);
+  assert.equal(stripped.body.anchors.problems, [
+    { anchorId: anchor?.id, detail: 'it is not signed' },
+  ]);
 });
 
 chain('server refuses a public anchor key', async (context) => {
@@ -365,9 +477,12 @@ chain('server refuses a public anchor key', async (context) => {
   }
 });
 
-chain('verify needs an operator', async (context) => {
-  const response = await http(context.server.url, 'GET', '/api/v1/audit/verify');
-  assert.is(response.status, 401);
+chain('audit reads need an operator', async (context) => {
+  const id = randomUUID();
+  for (const path of ['/audit/verify', '/audit-events', `/applications/${id}/audit-events`]) {
+    const response = await http(context.server.url, 'GET', `/api/v1${path}`);
+    assert.is(response.status, 401, path);
+  }
 });
 
 chain('verify command reports breaks with exit code 1', async (context) => {
@@ -394,7 +509,14 @@ chain('filters audit events by actor, action and time', async (context) => {
   const events = await applicationWithFourEvents(context);
   const applicationId = events[0]?.applicationId ?? '';
   const list = (query: string) =>
-    http(context.server.url, 'GET', `/api/v1/audit-events?applicationId=${applicationId}&${query}`);
+    http(
+      context.server.url,
+      'GET',
+      `/api/v1/audit-events?applicationId=${applicationId}&${query}`,
+      {
+        headers: OPERATOR,
+      },
+    );
 
   const byActor = await list('actor=alice');
   assert.equal(
@@ -449,9 +571,24 @@ chain('exports audit events as JSON Lines', async (context) => {
   assert.is(invalid.body.data.issues[0].path, 'applicationId');
 });
 
-chain('creates the MongoDB indexes at start', async (context) => {
-  await context.server.mongo.schema.ensureIndexes();
-  const names = (await context.events.listIndexes().toArray()).map((index) => index.name);
+chain('creates the MongoDB indexes at start', async () => {
+  // A server of its own on a new MongoDB database, which nothing else creates indexes in.
+  const mongoDbName = `kyc_audit_indexes_${runId}`;
+  const { server } = await isolatedServer('audit_indexes', { MONGO_DB_NAME: mongoDbName });
+  const client = new MongoClient(TEST_MONGO_URI, { serverSelectionTimeoutMS: 3000 });
+  onTeardown(async () => {
+    await client.db(mongoDbName).dropDatabase();
+    await client.close();
+  });
+  const collection = client.db(mongoDbName).collection('audit_events');
+  const names = await eventually(async () => {
+    const indexes = await collection
+      .listIndexes()
+      .toArray()
+      .catch(() => []);
+    return indexes.length > 1 ? indexes.map((index) => index.name) : undefined;
+  });
+  assert.is(server.relay.state.delivered, 0, 'no delivery created them');
   for (const name of [
     'audit_events_application_chain',
     'audit_events_sequence',
@@ -462,6 +599,10 @@ chain('creates the MongoDB indexes at start', async (context) => {
   ]) {
     assert.ok(names.includes(name), `index ${name}`);
   }
+  // Creating them again, as every start does, changes nothing.
+  await server.mongo.schema.ensureIndexes();
+  const again = (await collection.listIndexes().toArray()).map((index) => index.name);
+  assert.equal(again.toSorted(), names.toSorted());
 });
 
 chain('prunes delivered events after the retention', async (context) => {

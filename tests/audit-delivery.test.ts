@@ -143,7 +143,6 @@ delivery('two relay processes deliver each event once, in order', async () => {
     assert.ok(second > 0, 'the second relay delivered some');
     const events = await storedEvents(TEST_MONGO_URI, mongoDbName, ids);
     assert.is(events.length, 500);
-    assert.is(new Set(events.map((event) => event._id)).size, 500);
     assertChains(events, ids, 25);
 
     const mongo = await openMongo(TEST_MONGO_URI, mongoDbName);
@@ -225,7 +224,6 @@ delivery('MongoDB crash during 1,000 changes loses and duplicates none', async (
 
     const events = await storedEvents(ferret.uri, mongoDbName, ids);
     assert.is(events.length, ids.length * 4);
-    assert.is(new Set(events.map((event) => event._id)).size, events.length);
     assertChains(events, ids, 4);
     const outbox = await db.query('select count(*)::int as n from audit_outbox');
     const report = await verifyAudit(server.postgres.em.fork(), server.mongo.em.fork());

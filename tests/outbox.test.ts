@@ -42,6 +42,8 @@ async function pending(db: pg.Client): Promise<number> {
   return result.rows[0].n;
 }
 
+const OPERATOR = { 'x-dev-operator': 'alice' };
+
 const outbox = suite<Context>('audit outbox');
 
 outbox.before(async (context) => {
@@ -81,7 +83,7 @@ outbox('delivers every event once after an outage', async ({ ferret, server, db,
   const status = await http(server.url, 'GET', '/api/v1/status');
   assert.is(status.body.auditBacklog.pending, 5);
   assert.ok(status.body.auditBacklog.oldestAgeSeconds >= 0);
-  const reads = await http(server.url, 'GET', '/api/v1/audit-events');
+  const reads = await http(server.url, 'GET', '/api/v1/audit-events', { headers: OPERATOR });
   assert.is(reads.status, 503);
 
   const failed = await eventually(async () => {
@@ -171,11 +173,14 @@ outbox(
 );
 
 outbox('pages audit events by cursor', async ({ server }) => {
-  const first = await http(server.url, 'GET', '/api/v1/audit-events?limit=4');
+  const first = await http(server.url, 'GET', '/api/v1/audit-events?limit=4', {
+    headers: OPERATOR,
+  });
   const second = await http(
     server.url,
     'GET',
     `/api/v1/audit-events?limit=4&cursor=${first.body.nextCursor}`,
+    { headers: OPERATOR },
   );
 
   const firstIds = first.body.items.map((item: { id: string }) => item.id);

@@ -189,8 +189,9 @@ httpErrors('keeps encoded ? # and % in path segments', async ({ url }) => {
   const created = await http(url, 'POST', `${API}/applications`, { json: applicationInput() });
   const id = created.body.id;
 
-  const question = await http(url, 'GET', `${API}/applications/${id}%3F/audit-events`);
-  const hash = await http(url, 'GET', `${API}/applications/${id}%23/audit-events`);
+  const operator = { headers: { 'x-dev-operator': 'alice' } };
+  const question = await http(url, 'GET', `${API}/applications/${id}%3F/audit-events`, operator);
+  const hash = await http(url, 'GET', `${API}/applications/${id}%23/audit-events`, operator);
   const doubleDots = await http(url, 'GET', `${API}/applications/%252e%252e/status`);
 
   assert.is(question.status, 400);

@@ -4,7 +4,7 @@ import { AuditService, toAuditEventOutput } from '../audit/service.ts';
 import { applicationResponse } from '../review/router.ts';
 import { resubmitInput, versionInput } from '../review/schemas.ts';
 import { ReviewService } from '../review/service.ts';
-import { publicProcedure, router } from '../trpc/init.ts';
+import { operatorProcedure, publicProcedure, router } from '../trpc/init.ts';
 import { toApplicationOutput, toApplicationSummary } from './output.ts';
 import {
   applicationOutput,
@@ -166,15 +166,16 @@ export const applicationsRouter = router({
       return applicationResponse(ctx, application);
     }),
 
-  auditEvents: publicProcedure
+  auditEvents: operatorProcedure
     .meta({
       openapi: {
         method: 'GET',
         path: '/applications/{id}/audit-events',
         tags: TAGS,
         summary: "List an application's audit events, newest first",
-        protect: false,
-        errorResponses: READ_ERRORS,
+        description: 'For operators: events carry operator ids, request ids and client addresses.',
+        protect: true,
+        errorResponses: { ...READ_ERRORS, 401: 'No operator' },
       },
     })
     .input(listApplicationAuditEventsInput)

@@ -73,10 +73,11 @@ export const signatureMatches = (digest: string, signature: string, key: KeyObje
   );
 
 /**
- * Records the chain heads that moved since they were last anchored, chained to the previous
- * anchor's digest and signed when a key is configured. Returns null when no head moved or
- * another process is anchoring. Heads locked by a change in progress are left for the next
- * anchor.
+ * Records the chain heads that moved forward since they were last anchored, chained to the
+ * previous anchor's digest and signed when a key is configured. Returns null when no head
+ * moved or another process is anchoring. Heads locked by a change in progress are left for
+ * the next anchor. A head below its anchored sequence only happens when someone rolled it
+ * back, so it is never anchored again and verification keeps reporting it.
  */
 export async function createAnchor(
   em: EntityManager,
@@ -89,7 +90,7 @@ export async function createAnchor(
     );
     if (!lock?.locked) return null;
     const rows = await tx.execute<{ application_id: string; sequence: number; hash: string }[]>(
-      `select application_id, sequence, hash from audit_chain_heads where sequence <> anchored_sequence order by application_id limit ${ANCHOR_MAX_HEADS} for update skip locked`,
+      `select application_id, sequence, hash from audit_chain_heads where sequence <> anchored_sequence and sequence > anchored_sequence order by application_id limit ${ANCHOR_MAX_HEADS} for update skip locked`,
     );
     if (rows.length === 0) return null;
     const heads = rows.map((row) => ({

@@ -4,7 +4,12 @@ import type { MikroORM as MongoORM } from '@mikro-orm/mongodb';
 import type { MikroORM as PostgresORM } from '@mikro-orm/postgresql';
 import { BSON } from 'mongodb';
 import type { Logger } from 'pino';
-import { isMongoUnavailable, resetMongoClient } from '../db/mongo.ts';
+import {
+  DocumentRejectedError,
+  isDocumentRejection,
+  isMongoUnavailable,
+  resetMongoClient,
+} from '../db/mongo.ts';
 import { safeError } from '../shared/log.ts';
 import { createAnchor } from './anchor.ts';
 import { type AuditEvent, AuditEventSchema } from './audit-event.entity.ts';
@@ -149,9 +154,9 @@ export class AuditRelay {
   async drain(): Promise<number> {
     let total = 0;
     for (;;) {
-      const delivered = await this.deliverBatch();
-      total += delivered;
-      if (delivered < this.batchSize) return total;
+      const batch = await this.deliverBatch();
+      total += batch.delivered;
+      if (batch.delivered < this.batchSize && !batch.deadLettered) return total;
     }
   }
 
@@ -187,12 +192,12 @@ export class AuditRelay {
   private async runOnce(): Promise<void> {
     let delay = this.idleIntervalMs;
     try {
-      const delivered = await this.deliverBatch();
+      const batch = await this.deliverBatch();
       if (this.state.consecutiveFailures > 0) {
         this.log.info({ failures: this.state.consecutiveFailures }, 'audit relay recovered');
       }
       this.state.consecutiveFailures = 0;
-      if (delivered === this.batchSize || this.wakeRequested) delay = 0;
+      if (batch.delivered === this.batchSize || batch.deadLettered || this.wakeRequested) delay = 0;
       await this.reportSlowBacklog();
       await this.housekeeping();
     } catch (error) {
@@ -259,8 +264,9 @@ export class AuditRelay {
     );
   }
 
-  private async deliverBatch(): Promise<number> {
+  private async deliverBatch(): Promise<{ delivered: number; deadLettered: boolean }> {
     const em = this.postgres.em.fork();
+    const deliveredAt = new Date();
     const outcome = await em.transactional(async (tx) => {
       // One relay delivers at a time across all processes. With two claiming disjoint
       // batches, the second could store an application's later event before the first
@@ -282,38 +288,40 @@ export class AuditRelay {
       );
       if (rows.length === 0) return { delivered: 0 };
 
-      const deliveredAt = new Date();
       const written = await this.writeToMongo(rows, deliveredAt);
       for (const row of rows.slice(0, written.delivered)) row.deliveredAt = deliveredAt;
       const failed = rows[written.delivered];
-      if (failed) {
-        failed.lastError = safeError(written.error).message.slice(0, 500);
-        // An outage says nothing about the event; only rejections of it count.
-        if (!isMongoUnavailable(written.error)) failed.attempts += 1;
-        if (failed.attempts >= this.maxAttempts) {
-          failed.deadLetteredAt = deliveredAt;
-          this.state.deadLettered += 1;
-          this.log.error(
-            {
-              eventId: failed.id,
-              applicationId: failed.applicationId,
-              attempts: failed.attempts,
-              error: safeError(written.error),
-            },
-            'audit event moved to the dead-letter state after repeated rejections; later events go on',
-          );
-          return { delivered: written.delivered };
-        }
-      }
-      if (written.delivered > 0) {
-        this.state.delivered += written.delivered;
-        this.state.lastDeliveredAt = deliveredAt;
-      }
-      return written;
+      if (!failed) return written;
+      failed.lastError = safeError(written.error).message.slice(0, 500);
+      // Only a rejection of this document counts. An outage, missing rights or a full disk
+      // say nothing about it, and counting them would dead-letter every event in turn.
+      if (isDocumentRejection(written.error)) failed.attempts += 1;
+      if (failed.attempts < this.maxAttempts) return written;
+      failed.deadLetteredAt = deliveredAt;
+      return { delivered: written.delivered, deadLettered: failed, error: written.error };
     });
+    // Counted and logged after the commit, so that the state matches the database.
+    if (outcome.delivered > 0) {
+      this.state.delivered += outcome.delivered;
+      this.state.lastDeliveredAt = deliveredAt;
+    }
+    if ('deadLettered' in outcome && outcome.deadLettered) {
+      const row = outcome.deadLettered;
+      this.state.deadLettered += 1;
+      this.log.error(
+        {
+          eventId: row.id,
+          applicationId: row.applicationId,
+          attempts: row.attempts,
+          error: safeError(outcome.error),
+        },
+        'audit event moved to the dead-letter state after repeated rejections; later events go on',
+      );
+      return { delivered: outcome.delivered, deadLettered: true };
+    }
     // Thrown after the commit, so the delivered rows and the failed row's attempt are stored.
-    if (outcome.error !== undefined) throw outcome.error;
-    return outcome.delivered;
+    if ('error' in outcome && outcome.error !== undefined) throw outcome.error;
+    return { delivered: outcome.delivered, deadLettered: false };
   }
 
   /** Writes rows in order; `delivered` counts the rows stored before the first failure. */
@@ -356,7 +364,7 @@ export class AuditRelay {
     const size = BSON.calculateObjectSize(documents[oversized] ?? {});
     return {
       delivered: oversized,
-      error: new Error(
+      error: new DocumentRejectedError(
         `audit event is ${size} bytes as BSON, over MongoDB's ${MAX_DOCUMENT_BYTES}-byte document limit`,
       ),
     };

@@ -1,4 +1,4 @@
-import { operatorProcedure, publicProcedure, router } from '../trpc/init.ts';
+import { operatorProcedure, router } from '../trpc/init.ts';
 import {
   listAuditEventsInput,
   listAuditEventsOutput,
@@ -9,7 +9,7 @@ import { AuditService, toAuditEventOutput } from './service.ts';
 import { verifyAudit } from './verify.ts';
 
 export const auditRouter = router({
-  list: publicProcedure
+  list: operatorProcedure
     .meta({
       openapi: {
         method: 'GET',
@@ -17,10 +17,11 @@ export const auditRouter = router({
         tags: ['audit'],
         summary: 'List audit events, newest first',
         description:
-          'Events appear here once the relay has delivered them from the outbox to MongoDB. Filters: application, actor, action and time range. `GET /audit-events/export` streams the same events as JSON Lines.',
-        protect: false,
+          'For operators: events carry operator ids, request ids and client addresses. Events appear here once the relay has delivered them from the outbox to MongoDB. Filters: application, actor, action and time range. `GET /audit-events/export` streams the same events as JSON Lines.',
+        protect: true,
         errorResponses: {
           400: 'Invalid input',
+          401: 'No operator',
           500: 'Unexpected error',
           503: 'MongoDB is unavailable',
         },

@@ -80,7 +80,10 @@ export function toAuditEventOutput<Delivered extends Date | null>(
     actorKind: event.actorKind,
     requestId: event.requestId ?? null,
     clientAddress: event.clientAddress ?? null,
-    changes: event.changes,
+    // Only the hashed keys of each change, whatever else a stored document carries.
+    changes: event.changes.map((change) =>
+      'value' in change ? { field: change.field, value: change.value } : { field: change.field },
+    ),
     occurredAt: event.occurredAt,
     deliveredAt: event.deliveredAt,
   };

@@ -2,29 +2,17 @@ import type { KeyObject } from 'node:crypto';
 import type { EntityManager as MongoEntityManager } from '@mikro-orm/mongodb';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { anchorDigest, keyIdOf, signatureMatches } from './anchor.ts';
-import { type AuditEvent, AuditEventSchema } from './audit-event.entity.ts';
-import { type ChainedEvent, eventHash } from './chain.ts';
+import { AuditEventSchema } from './audit-event.entity.ts';
+import {
+  type AnchoredRow,
+  type ChainBreak,
+  checkChain,
+  type HeadRow,
+  type StoredDocument,
+  type WaitingRow,
+} from './verify-chain.ts';
 
-/**
- * How a chain broke:
- * - `edited`: an event's content no longer gives its hash, or the next event recorded another
- *   hash for it;
- * - `missing`: an event is not in MongoDB and not waiting in the outbox, while later ones are;
- * - `reordered`: an event sits at another position than the event its link names implies;
- * - `tail_removed`: the newest events are gone, back to the head PostgreSQL or an anchor
- *   recorded;
- * - `unexpected`: MongoDB holds an event beyond the head PostgreSQL recorded.
- */
-export type BreakKind = 'edited' | 'missing' | 'reordered' | 'tail_removed' | 'unexpected';
-
-export interface ChainBreak {
-  applicationId: string;
-  /** Position in the application's chain of the first broken event. */
-  sequence: number;
-  eventId: string | null;
-  kind: BreakKind;
-  detail: string;
-}
+export type { BreakKind, ChainBreak } from './verify-chain.ts';
 
 export interface AnchorProblem {
   anchorId: number;
@@ -44,19 +32,15 @@ export interface VerifyReport {
   anchors: { checked: number; signed: number; problems: AnchorProblem[] };
 }
 
-interface Head {
-  application_id: string;
-  sequence: number;
-  hash: string;
-}
-
 const BATCH = 200;
 
 /**
- * Recomputes the audit chains from MongoDB and compares them with the chain heads and the
- * latest anchors in PostgreSQL; reports the first broken event of each application. With
- * `applicationId`, only that chain. Anchors are checked too: each digest is recomputed from
- * its recorded heads and its predecessor, and each signature checked when a key is given.
+ * Recomputes the audit chains from MongoDB and compares them with the chain heads and every
+ * anchor in PostgreSQL; reports the first broken event of each application. With
+ * `applicationId`, only that chain. Without it, MongoDB events and anchored heads of
+ * applications that have no chain head are reported too, and the anchors themselves are
+ * checked: each digest is recomputed from its recorded heads and its predecessor, and with a
+ * key every anchor must carry a valid signature by it.
  */
 export async function verifyAudit(
   em: EntityManager,
@@ -72,190 +56,134 @@ export async function verifyAudit(
     breaks: [],
     anchors: { checked: 0, signed: 0, problems: [] },
   };
+  if (options.applicationId) {
+    await verifyApplications(em, auditEm, [options.applicationId], report);
+    return report;
+  }
+  const seen = new Set<string>();
   let after = '00000000-0000-0000-0000-000000000000';
   for (;;) {
-    const heads = options.applicationId
-      ? await em.execute<Head[]>(
-          'select application_id, sequence, hash from audit_chain_heads where application_id = ?',
-          [options.applicationId],
-        )
-      : await em.execute<Head[]>(
-          `select application_id, sequence, hash from audit_chain_heads where application_id > ? order by application_id limit ${BATCH}`,
-          [after],
-        );
-    if (heads.length === 0) break;
-    await verifyBatch(em, auditEm, heads, report);
-    const last = heads.at(-1);
-    if (options.applicationId || !last || heads.length < BATCH) break;
-    after = last.application_id;
+    const rows = await em.execute<{ application_id: string }[]>(
+      `select application_id from audit_chain_heads where application_id > ? order by application_id limit ${BATCH}`,
+      [after],
+    );
+    const ids = rows.map((row) => row.application_id);
+    for (const id of ids) seen.add(id);
+    if (ids.length > 0) await verifyApplications(em, auditEm, ids, report);
+    const last = ids.at(-1);
+    if (!last || ids.length < BATCH) break;
+    after = last;
   }
-  if (!options.applicationId) await verifyAnchors(em, options.key ?? null, report);
+  const orphans = await applicationsWithoutHead(em, auditEm, seen);
+  for (let start = 0; start < orphans.length; start += BATCH) {
+    await verifyApplications(em, auditEm, orphans.slice(start, start + BATCH), report);
+  }
+  await verifyAnchors(em, options.key ?? null, report);
   return report;
 }
 
-async function verifyBatch(
+/** Lists applications that MongoDB or an anchor knows but that have no chain head. */
+async function applicationsWithoutHead(
   em: EntityManager,
   auditEm: MongoEntityManager,
-  heads: Head[],
+  withHead: Set<string>,
+): Promise<string[]> {
+  const inMongo = (await auditCollection(auditEm).distinct('applicationId')) as unknown[];
+  const anchoredOnly = await em.execute<{ application_id: string }[]>(
+    'select distinct h.application_id from audit_anchor_heads h where not exists (select 1 from audit_chain_heads c where c.application_id = h.application_id)',
+  );
+  const orphans = new Set<string>();
+  for (const id of inMongo) {
+    if (typeof id === 'string' && !withHead.has(id)) orphans.add(id);
+  }
+  for (const row of anchoredOnly) orphans.add(row.application_id);
+  return [...orphans];
+}
+
+const auditCollection = (auditEm: MongoEntityManager) =>
+  auditEm
+    .getDriver()
+    .getConnection()
+    .getCollection<StoredDocument>(AuditEventSchema.meta.collection);
+
+interface ChainData {
+  heads: Map<string, HeadRow>;
+  waiting: Map<string, (WaitingRow & { dead: boolean })[]>;
+  anchored: Map<string, AnchoredRow[]>;
+  documents: Map<string, StoredDocument[]>;
+}
+
+/**
+ * Reads what the chains of `ids` are checked against. The outbox is read before MongoDB, so
+ * an event delivered in between is found in one of them.
+ */
+async function readChains(
+  em: EntityManager,
+  auditEm: MongoEntityManager,
+  ids: string[],
+): Promise<ChainData> {
+  const heads = await em.execute<(HeadRow & { application_id: string })[]>(
+    'select application_id, sequence, hash from audit_chain_heads where application_id in (?)',
+    [ids],
+  );
+  const waiting = await em.execute<(WaitingRow & { application_id: string; dead: boolean })[]>(
+    'select application_id, application_sequence, hash, dead_lettered_at is not null as dead from audit_outbox where delivered_at is null and application_id in (?)',
+    [ids],
+  );
+  const anchored = await em.execute<(AnchoredRow & { application_id: string })[]>(
+    'select application_id, anchor_id, sequence, hash from audit_anchor_heads where application_id in (?) order by anchor_id',
+    [ids],
+  );
+  // The raw documents, so that fields outside the entity are seen too.
+  const documents = await auditCollection(auditEm)
+    .find({ applicationId: { $in: ids } })
+    .toArray();
+  return {
+    heads: new Map(heads.map((row) => [row.application_id, row])),
+    waiting: groupBy(waiting, (row) => row.application_id),
+    anchored: groupBy(anchored, (row) => row.application_id),
+    documents: groupBy(documents, (document) => String(document.applicationId)),
+  };
+}
+
+/**
+ * Checks the chains of `ids` and adds them to the report. A chain found broken is read and
+ * checked once more, so that a change or delivery committed between the reads is not
+ * reported as a break.
+ */
+async function verifyApplications(
+  em: EntityManager,
+  auditEm: MongoEntityManager,
+  ids: string[],
   report: VerifyReport,
 ): Promise<void> {
-  const ids = heads.map((head) => head.application_id);
-  const [events, waiting, anchored] = await Promise.all([
-    auditEm.find(
-      AuditEventSchema,
-      { applicationId: { $in: ids } },
-      { orderBy: { applicationId: 'asc', applicationSequence: 'asc' } },
-    ),
-    em.execute<
-      {
-        application_id: string;
-        application_sequence: number;
-        hash: string;
-        dead: boolean;
-      }[]
-    >(
-      'select application_id, application_sequence, hash, dead_lettered_at is not null as dead from audit_outbox where delivered_at is null and application_id in (?)',
-      [ids],
-    ),
-    em.execute<{ application_id: string; sequence: number; hash: string; anchor_id: string }[]>(
-      'select distinct on (application_id) application_id, sequence, hash, anchor_id from audit_anchor_heads where application_id in (?) order by application_id, anchor_id desc',
-      [ids],
-    ),
-  ]);
-  const eventsOf = groupBy(events, (event) => event.applicationId);
-  const waitingOf = groupBy(waiting, (row) => row.application_id);
-  const anchoredOf = new Map(anchored.map((row) => [row.application_id, row]));
-  for (const head of heads) {
+  const first = await readChains(em, auditEm, ids);
+  const check = (data: ChainData, id: string) =>
+    checkChain(
+      id,
+      data.heads.get(id),
+      data.documents.get(id) ?? [],
+      data.waiting.get(id) ?? [],
+      data.anchored.get(id) ?? [],
+    );
+  const suspects = ids.filter((id) => check(first, id) !== null);
+  const second = suspects.length > 0 ? await readChains(em, auditEm, suspects) : first;
+  const recheck = new Set(suspects);
+  for (const id of ids) {
+    const data = recheck.has(id) ? second : first;
+    const broken = check(data, id);
+    const waiting = data.waiting.get(id) ?? [];
+    const documents = data.documents.get(id) ?? [];
+    if (!data.heads.has(id) && !broken) continue;
     report.applications += 1;
-    const chain = eventsOf.get(head.application_id) ?? [];
-    report.events += chain.length;
-    const pending = waitingOf.get(head.application_id) ?? [];
-    report.undelivered += pending.filter((row) => !row.dead).length;
-    report.deadLettered += pending.filter((row) => row.dead).length;
-    const broken = checkChain(head, chain, pending, anchoredOf.get(head.application_id));
+    report.events += documents.length;
+    report.undelivered += waiting.filter((row) => !row.dead).length;
+    report.deadLettered += waiting.filter((row) => row.dead).length;
     if (broken) report.breaks.push(broken);
   }
 }
 
-/** Walks one application's chain from its first event and returns where it first breaks. */
-function checkChain(
-  head: Head,
-  events: AuditEvent[],
-  waiting: { application_sequence: number; hash: string }[],
-  anchored: { sequence: number; hash: string; anchor_id: string } | undefined,
-): ChainBreak | null {
-  const applicationId = head.application_id;
-  const bySequence = new Map(events.map((event) => [event.applicationSequence, event]));
-  const waitingHash = new Map(waiting.map((row) => [row.application_sequence, row.hash]));
-  const byHash = new Map(events.map((event) => [event.hash, event]));
-  const lastStored = events.reduce((max, event) => Math.max(max, event.applicationSequence), 0);
-  const broken = (
-    sequence: number,
-    event: AuditEvent | undefined,
-    kind: BreakKind,
-    detail: string,
-  ) => ({
-    applicationId,
-    sequence,
-    eventId: event?._id ?? null,
-    kind,
-    detail,
-  });
-
-  const extra = events.find((event) => event.applicationSequence > head.sequence);
-  let previousHash: string | null = null;
-  for (let sequence = 1; sequence <= head.sequence; sequence += 1) {
-    const event = bySequence.get(sequence);
-    if (!event) {
-      const queued = waitingHash.get(sequence);
-      if (queued) {
-        previousHash = queued;
-        continue;
-      }
-      if (sequence > lastStored) {
-        return broken(
-          sequence,
-          undefined,
-          'tail_removed',
-          `events ${sequence} to ${head.sequence} are missing; PostgreSQL recorded ${head.sequence} events`,
-        );
-      }
-      return broken(sequence, undefined, 'missing', `event ${sequence} is missing`);
-    }
-    // Checked before the hash: moving an event changes its sequence number, which the hash
-    // covers, but its link still names the event it really follows.
-    const linked = event.previousHash ? byHash.get(event.previousHash) : undefined;
-    if (linked && linked.applicationSequence !== sequence - 1) {
-      return broken(
-        sequence,
-        event,
-        'reordered',
-        `it links to event ${linked.applicationSequence} but is stored as event ${sequence}`,
-      );
-    }
-    if (!event.previousHash && sequence > 1) {
-      return broken(
-        sequence,
-        event,
-        'reordered',
-        `it starts the chain but is stored as event ${sequence}`,
-      );
-    }
-    if (eventHash(chainedFields(event)) !== event.hash) {
-      return broken(sequence, event, 'edited', 'its content does not give its hash');
-    }
-    if ((event.previousHash ?? null) !== previousHash) {
-      const before = bySequence.get(sequence - 1);
-      return broken(
-        sequence - 1,
-        before,
-        'edited',
-        `its hash differs from the one event ${sequence} recorded for it`,
-      );
-    }
-    previousHash = event.hash;
-  }
-  if (head.sequence > 0 && previousHash !== head.hash) {
-    const last = bySequence.get(head.sequence);
-    return broken(
-      head.sequence,
-      last,
-      'edited',
-      'its hash differs from the chain head in PostgreSQL',
-    );
-  }
-  if (anchored) {
-    if (anchored.sequence > head.sequence) {
-      return broken(
-        head.sequence + 1,
-        undefined,
-        'tail_removed',
-        `anchor ${anchored.anchor_id} recorded ${anchored.sequence} events; PostgreSQL has ${head.sequence}`,
-      );
-    }
-    const event = bySequence.get(anchored.sequence);
-    const known = event?.hash ?? waitingHash.get(anchored.sequence);
-    if (known !== anchored.hash) {
-      return broken(
-        anchored.sequence,
-        event,
-        'edited',
-        `its hash differs from the one anchor ${anchored.anchor_id} recorded`,
-      );
-    }
-  }
-  if (extra) {
-    return broken(
-      extra.applicationSequence,
-      extra,
-      'unexpected',
-      `MongoDB holds event ${extra.applicationSequence}; PostgreSQL recorded ${head.sequence} events`,
-    );
-  }
-  return null;
-}
-
-/** Recomputes each anchor's digest from its heads and predecessor, and checks signatures. */
+/** Recomputes each anchor's digest from its heads and predecessor, and checks its signature. */
 async function verifyAnchors(em: EntityManager, key: KeyObject | null, report: VerifyReport) {
   const keyId = key ? keyIdOf(key) : null;
   let previous: string | null = null;
@@ -300,20 +228,36 @@ async function verifyAnchors(em: EntityManager, key: KeyObject | null, report: V
           detail: 'it does not follow the anchor before it',
         });
       }
-      if (anchor.signature) {
-        report.anchors.signed += 1;
-        if (
-          key &&
-          anchor.key_id === keyId &&
-          !signatureMatches(anchor.digest, anchor.signature, key)
-        ) {
-          report.anchors.problems.push({ anchorId: id, detail: 'its signature does not match' });
-        }
-      }
+      if (anchor.signature) report.anchors.signed += 1;
+      const signatureProblem = key ? checkSignature(anchor, key, keyId) : null;
+      if (signatureProblem)
+        report.anchors.problems.push({ anchorId: id, detail: signatureProblem });
       previous = anchor.digest;
       after = id;
     }
   }
+}
+
+/**
+ * Returns why an anchor's signature does not vouch for it under `key`, or null. With a key,
+ * an unsigned anchor or one signed by another key is a problem, because stripping or
+ * replacing signatures is how a rewritten anchor would pass.
+ */
+function checkSignature(
+  anchor: { digest: string; key_id: string | null; signature: string | null },
+  key: KeyObject,
+  keyId: string | null,
+): string | null {
+  if (!anchor.signature) return 'it is not signed';
+  if (anchor.key_id !== keyId) {
+    return `it is signed by key ${anchor.key_id ?? '(none)'}, not by the given key ${keyId}`;
+  }
+  try {
+    if (signatureMatches(anchor.digest, anchor.signature, key)) return null;
+  } catch {
+    // A malformed signature or digest does not match either.
+  }
+  return 'its signature does not match';
 }
 
 function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
@@ -324,21 +268,4 @@ function groupBy<T>(items: T[], key: (item: T) => string): Map<string, T[]> {
     else groups.set(key(item), [item]);
   }
   return groups;
-}
-
-/** Picks the fields an event's hash covers, as MongoDB holds them. */
-function chainedFields(event: AuditEvent): ChainedEvent {
-  return {
-    id: event._id,
-    applicationId: event.applicationId,
-    applicationSequence: event.applicationSequence,
-    previousHash: event.previousHash ?? null,
-    action: event.action,
-    actor: event.actor,
-    actorKind: event.actorKind,
-    requestId: event.requestId ?? null,
-    clientAddress: event.clientAddress ?? null,
-    occurredAt: event.occurredAt,
-    changes: event.changes,
-  };
 }

@@ -37,6 +37,31 @@ export function isMongoUnavailable(error: unknown): boolean {
   return false;
 }
 
+/** A document that MongoDB would refuse for its content, found before sending it. */
+export class DocumentRejectedError extends Error {
+  override name = 'DocumentRejectedError';
+}
+
+/**
+ * MongoDB server error codes that reject one document for its content: BadValue (2),
+ * DollarPrefixedFieldName (52), DocumentValidationFailure (121) and BSONObjectTooLarge (10334).
+ */
+const DOCUMENT_ERROR_CODES = new Set([2, 52, 121, 10334]);
+
+/**
+ * Returns true when an error rejects the document itself, so that sending it again fails the
+ * same way. Other errors (outages, rights, a full disk) are about the server.
+ */
+export function isDocumentRejection(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 4; depth++) {
+    if (current instanceof DocumentRejectedError || current.name === 'BSONError') return true;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === 'number' && DOCUMENT_ERROR_CODES.has(code)) return true;
+    current = current.cause;
+  }
+  return false;
+}
+
 /**
  * Replaces the MongoDB client after a failed connection. The driver does not retry a first
  * connection that failed ("Topology is closed" on every later operation), so a fresh client

@@ -7,6 +7,7 @@ import type { Config } from '../config.ts';
 import { type ReviewSettings, reviewSettings } from '../review/settings.ts';
 import type { Actor } from '../shared/actor.ts';
 import type { DomainError } from '../shared/errors.ts';
+import type { InFlight } from '../shared/in-flight.ts';
 import { resolveActor } from './actor.ts';
 
 /** Long-lived dependencies shared by every request. */
@@ -18,6 +19,8 @@ export interface AppServices {
   relay: AuditRelay;
   /** Key that signs audit anchors, for checking their signatures; null when unset. */
   anchorKey?: KeyObject | null;
+  /** Procedures in progress, which a shutdown waits for. */
+  inFlight?: InFlight;
 }
 
 /** Credentials a request presents. */
@@ -40,6 +43,7 @@ export interface Context {
   relay: AuditRelay;
   review: ReviewSettings;
   anchorKey: KeyObject | null;
+  inFlight: InFlight | null;
   /** Whether 500 responses may carry the internal message and stack (never in production). */
   exposeInternalErrors: boolean;
 }
@@ -67,6 +71,7 @@ export function createContext(
     relay: services.relay,
     review: reviewSettings(services.config),
     anchorKey: services.anchorKey ?? null,
+    inFlight: services.inFlight ?? null,
     exposeInternalErrors: services.config.NODE_ENV !== 'production',
   };
 }

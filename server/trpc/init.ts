@@ -57,6 +57,14 @@ const mapErrors = t.middleware(async ({ ctx, next }) => {
   return result;
 });
 
+/**
+ * Counts the procedure while it runs. A request whose client disconnected still runs to its
+ * commit, so a shutdown waits for these before its last audit delivery.
+ */
+const trackInFlight = t.middleware(({ ctx, next }) =>
+  ctx.inFlight ? ctx.inFlight.run(() => next()) : next(),
+);
+
 const requireOperator = t.middleware(({ ctx, next }) => {
   const actor = ctx.actor;
   if (!isOperator(actor)) {
@@ -71,6 +79,6 @@ const requireOperator = t.middleware(({ ctx, next }) => {
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 /** Every procedure starts here, so domain and ORM errors are mapped the same way everywhere. */
-export const publicProcedure = t.procedure.use(mapErrors);
+export const publicProcedure = t.procedure.use(trackInFlight).use(mapErrors);
 /** Procedures of the back office, for operators only; `ctx.operator` is the acting operator. */
 export const operatorProcedure = publicProcedure.use(requireOperator);
