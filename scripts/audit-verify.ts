@@ -13,8 +13,13 @@ const json = args.includes('--json');
 const applicationIndex = args.indexOf('--application');
 const applicationId = applicationIndex >= 0 ? args[applicationIndex + 1] : undefined;
 const known = new Set(['--json', '--application', applicationId]);
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 if ((applicationIndex >= 0 && !applicationId) || args.some((arg) => !known.has(arg))) {
   process.stderr.write('Usage: npm run audit:verify -- [--application ID] [--json]\n');
+  process.exit(2);
+}
+if (applicationId !== undefined && !UUID.test(applicationId)) {
+  process.stderr.write(`Invalid application id "${applicationId}": expected a UUID.\n`);
   process.exit(2);
 }
 

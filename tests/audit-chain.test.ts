@@ -503,6 +503,120 @@ chain('verify command reports breaks with exit code 1', async (context) => {
 
   const usage = await runVerifyCommand(context, ['--application']);
   assert.is(usage.code, 2);
+  const invalid = await runVerifyCommand(context, ['--application', 'nope']);
+  assert.is(invalid.code, 2);
+  assert.match(invalid.stderr, 'Invalid application id "nope"');
+});
+
+chain('verify reports no break while events are written', async (context) => {
+  const { intake, alice } = context.clients;
+  const ids = [
+    (await intake.applications.create.mutate(lowRiskInput())).id,
+    (await intake.applications.create.mutate(lowRiskInput())).id,
+  ];
+  // 20 writers add notes and open the applications, each an audit event, while one loop
+  // verifies everything and another verifies one application.
+  let writing = true;
+  const writer = async (index: number) => {
+    for (let round = 0; round < 30; round++) {
+      const id = ids[(index + round) % 2] as string;
+      if (round % 2 === 0) await alice.review.addNote.mutate({ id, text: `Note ${round}` });
+      else await alice.applications.get.query({ id });
+    }
+  };
+  const breaks: { applicationId: string }[] = [];
+  const verifier = async (query: string) => {
+    while (writing) {
+      const response = await http(context.server.url, 'GET', `/api/v1/audit/verify${query}`, {
+        headers: OPERATOR,
+      });
+      breaks.push(...response.body.breaks);
+    }
+  };
+  const verifiers = Promise.all([verifier(''), verifier(`?applicationId=${ids[0]}`)]);
+  await Promise.all(Array.from({ length: 20 }, (_, index) => writer(index)));
+  writing = false;
+  await verifiers;
+
+  const ours = breaks.filter((broken) => ids.includes(broken.applicationId));
+  assert.equal(ours, []);
+});
+
+chain('notes and claims at once do not deadlock', async (context) => {
+  const { intake, alice, bob } = context.clients;
+  const app = await intake.applications.create.mutate(lowRiskInput());
+  const statuses: number[] = [];
+  const call = async (request: () => Promise<unknown>) => {
+    try {
+      await request();
+      statuses.push(200);
+    } catch (error) {
+      statuses.push((error as { data?: { httpStatus?: number } }).data?.httpStatus ?? 0);
+    }
+  };
+  const notes = async () => {
+    for (let index = 0; index < 30; index++) {
+      await call(() => bob.review.addNote.mutate({ id: app.id, text: `Note ${index}` }));
+    }
+  };
+  const claims = async () => {
+    for (let index = 0; index < 15; index++) {
+      const current = await alice.applications.get.query({ id: app.id });
+      await call(() => alice.review.claim.mutate({ id: app.id, version: current.version }));
+      const claimed = await alice.applications.get.query({ id: app.id });
+      await call(() => alice.review.release.mutate({ id: app.id, version: claimed.version }));
+    }
+  };
+  await Promise.all([notes(), notes(), notes(), claims()]);
+
+  assert.ok(
+    statuses.every((status) => status === 200 || status === 409),
+    String(statuses),
+  );
+  assert.equal((await verifyOne(context, app.id)).breaks, []);
+});
+
+chain('verify checks outbox rows and anchored sequences', async (context) => {
+  const edited = await applicationWithFourEvents(context);
+  const target = edited[2] as StoredEvent;
+  await context.events.deleteOne({ _id: target._id });
+  await context.db.query(
+    `update audit_outbox set delivered_at = null, dead_lettered_at = now(), actor = 'mallory' where id = $1`,
+    [target._id],
+  );
+  const first = await verifyOne(context, target.applicationId);
+  assert.is(first.breaks[0]?.kind, 'edited');
+  assert.is(first.breaks[0]?.sequence, 3);
+  assert.match(first.breaks[0]?.detail, 'outbox row does not give its hash');
+
+  const moved = await applicationWithFourEvents(context);
+  const applicationId = moved[0]?.applicationId ?? '';
+  await context.db.query(
+    'update audit_chain_heads set anchored_sequence = 100000 where application_id = $1',
+    [applicationId],
+  );
+  const second = await verifyOne(context, applicationId);
+  assert.is(second.breaks[0]?.kind, 'edited');
+  assert.match(second.breaks[0]?.detail, 'records event 100000 as anchored');
+});
+
+chain('verify reports events without an application id', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const forged: Record<string, unknown> = { ...(events[0] as StoredEvent), _id: randomUUID() };
+  delete forged.applicationId;
+  await context.mongo
+    .db(context.mongoDbName)
+    .collection('audit_events')
+    .insertOne(forged as never);
+
+  const response = await http(context.server.url, 'GET', '/api/v1/audit/verify', {
+    headers: OPERATOR,
+  });
+  const found = response.body.breaks.find(
+    (broken: { eventId: string }) => broken.eventId === forged._id,
+  );
+  assert.is(found?.kind, 'unexpected');
+  assert.match(found?.detail, 'without an application id');
 });
 
 chain('filters audit events by actor, action and time', async (context) => {

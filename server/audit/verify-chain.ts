@@ -26,12 +26,18 @@ export interface ChainBreak {
 export interface HeadRow {
   sequence: number;
   hash: string;
+  /** The highest sequence an anchor recorded for the application. */
+  anchored_sequence: number;
 }
 
 /** An event of the application still in the outbox: waiting, or dead-lettered. */
 export interface WaitingRow {
   application_sequence: number;
+  previous_hash: string | null;
   hash: string;
+  dead: boolean;
+  /** Whether the row's content gives its hash. */
+  intact: boolean;
 }
 
 /** A head of the application as one anchor recorded it. */
@@ -85,6 +91,11 @@ function chainedFields(document: StoredDocument): ChainedEvent | string {
   }
   if (!(occurredAt instanceof Date) || Number.isNaN(occurredAt.getTime()))
     return 'its occurredAt is not a date';
+  // Outside the hash, but they order the audit list and the export.
+  const { sequence, deliveredAt } = document;
+  if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 1)
+    return 'its sequence is not a positive whole number';
+  if (!(deliveredAt instanceof Date)) return 'its deliveredAt is not a date';
   const strings = ['_id', 'applicationId', 'action', 'actor', 'actorKind'] as const;
   for (const key of strings) {
     if (typeof document[key] !== 'string') return `its ${key} is not a string`;
@@ -166,7 +177,7 @@ export function checkChain(
     }
     bySequence.set(position, document);
   }
-  const waitingHash = new Map(waiting.map((row) => [row.application_sequence, row.hash]));
+  const waitingRow = new Map(waiting.map((row) => [row.application_sequence, row]));
   const byHash = new Map(documents.map((document) => [document.hash, document]));
   const lastStored = Math.max(0, ...bySequence.keys());
 
@@ -174,9 +185,20 @@ export function checkChain(
   for (let sequence = 1; sequence <= head.sequence; sequence += 1) {
     const document = bySequence.get(sequence);
     if (!document) {
-      const queued = waitingHash.get(sequence);
+      const queued = waitingRow.get(sequence);
+      if (queued && !queued.intact) {
+        return broken(sequence, undefined, 'edited', 'its outbox row does not give its hash');
+      }
       if (queued) {
-        previousHash = queued;
+        if (queued.previous_hash !== previousHash) {
+          return broken(
+            sequence - 1,
+            bySequence.get(sequence - 1),
+            'edited',
+            `its hash differs from the one event ${sequence} recorded for it`,
+          );
+        }
+        previousHash = queued.hash;
         continue;
       }
       if (sequence > lastStored) {
@@ -238,7 +260,7 @@ export function checkChain(
       );
     }
     const document = bySequence.get(anchor.sequence);
-    const known = document?.hash ?? waitingHash.get(anchor.sequence);
+    const known = document?.hash ?? waitingRow.get(anchor.sequence)?.hash;
     if (known !== anchor.hash) {
       return broken(
         anchor.sequence,
@@ -247,6 +269,16 @@ export function checkChain(
         `its hash differs from the one anchor ${anchor.anchor_id} recorded`,
       );
     }
+  }
+
+  const lastAnchored = Math.max(0, ...anchored.map((anchor) => anchor.sequence));
+  if (head.anchored_sequence !== lastAnchored) {
+    return broken(
+      head.sequence,
+      undefined,
+      'edited',
+      `the chain head records event ${head.anchored_sequence} as anchored; the anchors recorded ${lastAnchored}`,
+    );
   }
 
   if (lastStored > head.sequence) {

@@ -3,6 +3,7 @@ import type { EntityManager as MongoEntityManager } from '@mikro-orm/mongodb';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { anchorDigest, keyIdOf, signatureMatches } from './anchor.ts';
 import { AuditEventSchema } from './audit-event.entity.ts';
+import { type ChainedEvent, eventHash } from './chain.ts';
 import {
   type AnchoredRow,
   type ChainBreak,
@@ -78,6 +79,7 @@ export async function verifyAudit(
   for (let start = 0; start < orphans.length; start += BATCH) {
     await verifyApplications(em, auditEm, orphans.slice(start, start + BATCH), report);
   }
+  await reportDocumentsWithoutApplication(auditEm, report);
   await verifyAnchors(em, options.key ?? null, report);
   return report;
 }
@@ -100,6 +102,27 @@ async function applicationsWithoutHead(
   return [...orphans];
 }
 
+/** Reports documents whose applicationId is missing or not a string, which no chain holds. */
+async function reportDocumentsWithoutApplication(
+  auditEm: MongoEntityManager,
+  report: VerifyReport,
+): Promise<void> {
+  const documents = await auditCollection(auditEm)
+    .find({ applicationId: { $not: { $type: 'string' } } })
+    .limit(BATCH)
+    .toArray();
+  for (const document of documents) {
+    report.events += 1;
+    report.breaks.push({
+      applicationId: String(document.applicationId ?? ''),
+      sequence: 0,
+      eventId: String(document._id),
+      kind: 'unexpected',
+      detail: 'MongoDB holds an event without an application id',
+    });
+  }
+}
+
 const auditCollection = (auditEm: MongoEntityManager) =>
   auditEm
     .getDriver()
@@ -108,48 +131,100 @@ const auditCollection = (auditEm: MongoEntityManager) =>
 
 interface ChainData {
   heads: Map<string, HeadRow>;
-  waiting: Map<string, (WaitingRow & { dead: boolean })[]>;
+  waiting: Map<string, WaitingRow[]>;
   anchored: Map<string, AnchoredRow[]>;
   documents: Map<string, StoredDocument[]>;
 }
 
+interface OutboxRow {
+  id: string;
+  application_id: string;
+  application_sequence: number;
+  previous_hash: string | null;
+  hash: string;
+  action: string;
+  actor: string;
+  actor_kind: string;
+  request_id: string | null;
+  client_address: string | null;
+  changes: ChainedEvent['changes'];
+  occurred_at: Date;
+  dead: boolean;
+}
+
+/** Recomputes an outbox row's hash, so that a row standing in for an event is checked too. */
+function toWaitingRow(row: OutboxRow): WaitingRow & { application_id: string } {
+  let intact = false;
+  try {
+    const hash = eventHash({
+      id: row.id,
+      applicationId: row.application_id,
+      applicationSequence: row.application_sequence,
+      previousHash: row.previous_hash,
+      action: row.action,
+      actor: row.actor,
+      actorKind: row.actor_kind,
+      requestId: row.request_id,
+      clientAddress: row.client_address,
+      occurredAt: new Date(row.occurred_at),
+      changes: row.changes,
+    });
+    intact = hash === row.hash;
+  } catch {
+    intact = false;
+  }
+  return {
+    application_id: row.application_id,
+    application_sequence: row.application_sequence,
+    previous_hash: row.previous_hash,
+    hash: row.hash,
+    dead: row.dead,
+    intact,
+  };
+}
+
 /**
  * Reads what the chains of `ids` are checked against. The outbox is read before MongoDB, so
- * an event delivered in between is found in one of them.
+ * an event delivered in between is found in one of them. With `lockHeads`, the chain heads
+ * are locked for share until MongoDB is read: no event of these applications can be recorded
+ * meanwhile, so MongoDB cannot hold events newer than the heads that were read.
  */
 async function readChains(
   em: EntityManager,
   auditEm: MongoEntityManager,
   ids: string[],
+  lockHeads: boolean,
 ): Promise<ChainData> {
-  const heads = await em.execute<(HeadRow & { application_id: string })[]>(
-    'select application_id, sequence, hash from audit_chain_heads where application_id in (?)',
-    [ids],
-  );
-  const waiting = await em.execute<(WaitingRow & { application_id: string; dead: boolean })[]>(
-    'select application_id, application_sequence, hash, dead_lettered_at is not null as dead from audit_outbox where delivered_at is null and application_id in (?)',
-    [ids],
-  );
-  const anchored = await em.execute<(AnchoredRow & { application_id: string })[]>(
-    'select application_id, anchor_id, sequence, hash from audit_anchor_heads where application_id in (?) order by anchor_id',
-    [ids],
-  );
-  // The raw documents, so that fields outside the entity are seen too.
-  const documents = await auditCollection(auditEm)
-    .find({ applicationId: { $in: ids } })
-    .toArray();
-  return {
-    heads: new Map(heads.map((row) => [row.application_id, row])),
-    waiting: groupBy(waiting, (row) => row.application_id),
-    anchored: groupBy(anchored, (row) => row.application_id),
-    documents: groupBy(documents, (document) => String(document.applicationId)),
-  };
+  return em.transactional(async (tx) => {
+    const heads = await tx.execute<(HeadRow & { application_id: string })[]>(
+      `select application_id, sequence, hash, anchored_sequence from audit_chain_heads where application_id in (?) order by application_id${lockHeads ? ' for share' : ''}`,
+      [ids],
+    );
+    const waiting = await tx.execute<OutboxRow[]>(
+      'select id, application_id, application_sequence, previous_hash, hash, action, actor, actor_kind, request_id, client_address, changes, occurred_at, dead_lettered_at is not null as dead from audit_outbox where delivered_at is null and application_id in (?)',
+      [ids],
+    );
+    const anchored = await tx.execute<(AnchoredRow & { application_id: string })[]>(
+      'select application_id, anchor_id, sequence, hash from audit_anchor_heads where application_id in (?) order by anchor_id',
+      [ids],
+    );
+    // The raw documents, so that fields outside the entity are seen too.
+    const documents = await auditCollection(auditEm)
+      .find({ applicationId: { $in: ids } })
+      .toArray();
+    return {
+      heads: new Map(heads.map((row) => [row.application_id, row])),
+      waiting: groupBy(waiting.map(toWaitingRow), (row) => row.application_id),
+      anchored: groupBy(anchored, (row) => row.application_id),
+      documents: groupBy(documents, (document) => String(document.applicationId)),
+    };
+  });
 }
 
 /**
- * Checks the chains of `ids` and adds them to the report. A chain found broken is read and
- * checked once more, so that a change or delivery committed between the reads is not
- * reported as a break.
+ * Checks the chains of `ids` and adds them to the report. A chain found broken is read again
+ * with its head locked and checked once more, so that a change or delivery committed between
+ * the first reads is not reported as a break.
  */
 async function verifyApplications(
   em: EntityManager,
@@ -157,7 +232,7 @@ async function verifyApplications(
   ids: string[],
   report: VerifyReport,
 ): Promise<void> {
-  const first = await readChains(em, auditEm, ids);
+  const first = await readChains(em, auditEm, ids, false);
   const check = (data: ChainData, id: string) =>
     checkChain(
       id,
@@ -167,7 +242,7 @@ async function verifyApplications(
       data.anchored.get(id) ?? [],
     );
   const suspects = ids.filter((id) => check(first, id) !== null);
-  const second = suspects.length > 0 ? await readChains(em, auditEm, suspects) : first;
+  const second = suspects.length > 0 ? await readChains(em, auditEm, suspects, true) : first;
   const recheck = new Set(suspects);
   for (const id of ids) {
     const data = recheck.has(id) ? second : first;

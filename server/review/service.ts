@@ -398,7 +398,13 @@ export class ReviewService {
   async addNote(id: string, text: string) {
     const operator = this.operator();
     return this.em.transactional(async (tx) => {
-      const application = await tx.findOne(ApplicationSchema, { id }, { fields: ['id'] });
+      // Locks the application before the chain head, in the order every change takes them,
+      // so that a note and a status change on one application cannot deadlock.
+      const application = await tx.findOne(
+        ApplicationSchema,
+        { id },
+        { fields: ['id'], lockMode: LockMode.PESSIMISTIC_READ },
+      );
       if (!application) throw notFound('Application', id);
       const now = new Date();
       const note = tx.create(NoteSchema, {

@@ -52,7 +52,8 @@ export function toTRPCError(error: TRPCError): TRPCError {
       cause,
     });
   }
-  if (cause instanceof DriverException && isUnavailable(cause)) {
+  // Native driver errors reach here too, from code that reads MongoDB collections directly.
+  if ((cause instanceof DriverException && isUnavailable(cause)) || isMongoUnavailable(cause)) {
     return new TRPCError({
       code: 'SERVICE_UNAVAILABLE',
       message: 'A database is unavailable; try again later',
