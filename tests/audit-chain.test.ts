@@ -294,7 +294,7 @@ chain('rewritten history shows against an earlier anchor', async (context) => {
   );
   assert.ok(anchor);
 
-  // Someone who knows the canonical form edits event 2, re-hashes events 2 to 4 and moves
+  // Someone who has the canonical form edits event 2, re-hashes events 2 to 4 and moves
   // the chain head to the new hash; a later event and anchor then build on the forgery.
   let previousHash = events[0]?.hash ?? null;
   for (const event of events.slice(1)) {

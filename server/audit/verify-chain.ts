@@ -8,7 +8,7 @@ import { type ChainedEvent, eventHash } from './chain.ts';
  * - `reordered`: an event sits at another position than the event its link names implies;
  * - `tail_removed`: the newest events are gone, back to the head PostgreSQL or an anchor
  *   recorded, or the chain head itself is gone;
- * - `unexpected`: MongoDB holds an event that no chain position accounts for: beyond the head,
+ * - `unexpected`: MongoDB contains an event that no chain position accounts for: beyond the head,
  *   a second one at a position, or one of an application without a chain head.
  */
 export type BreakKind = 'edited' | 'missing' | 'reordered' | 'tail_removed' | 'unexpected';
@@ -80,6 +80,7 @@ const isChangeValue = (value: unknown) =>
 function chainedFields(document: StoredDocument): ChainedEvent | string {
   const extra = Object.keys(document).filter((key) => !DOCUMENT_FIELDS.has(key));
   if (extra.length > 0) return `it has fields the hash does not cover: ${extra.join(', ')}`;
+
   const { changes, occurredAt } = document;
   if (!Array.isArray(changes)) return 'its changes are not a list';
   for (const change of changes) {
@@ -89,6 +90,7 @@ function chainedFields(document: StoredDocument): ChainedEvent | string {
       return 'a change has fields other than field and value';
     if ('value' in change && !isChangeValue(change.value)) return 'a change value is not a scalar';
   }
+
   if (!(occurredAt instanceof Date) || Number.isNaN(occurredAt.getTime()))
     return 'its occurredAt is not a date';
   // Outside the hash, but they order the audit list and the export.
@@ -96,6 +98,7 @@ function chainedFields(document: StoredDocument): ChainedEvent | string {
   if (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 1)
     return 'its sequence is not a positive whole number';
   if (!(deliveredAt instanceof Date)) return 'its deliveredAt is not a date';
+
   const strings = ['_id', 'applicationId', 'action', 'actor', 'actorKind'] as const;
   for (const key of strings) {
     if (typeof document[key] !== 'string') return `its ${key} is not a string`;
@@ -103,6 +106,7 @@ function chainedFields(document: StoredDocument): ChainedEvent | string {
   for (const key of ['previousHash', 'requestId', 'clientAddress'] as const) {
     if (!isNullableString(document[key] ?? null)) return `its ${key} is not a string or null`;
   }
+
   return {
     id: document._id as string,
     applicationId: document.applicationId as string,

@@ -84,7 +84,7 @@ export async function verifyAudit(
   return report;
 }
 
-/** Lists applications that MongoDB or an anchor knows but that have no chain head. */
+/** Lists applications that MongoDB or an anchor references but that have no chain head. */
 async function applicationsWithoutHead(
   em: EntityManager,
   auditEm: MongoEntityManager,

@@ -398,8 +398,8 @@ export class ReviewService {
   async addNote(id: string, text: string) {
     const operator = this.operator();
     return this.em.transactional(async (tx) => {
-      // Locks the application before the chain head, in the order every change takes them,
-      // so that a note and a status change on one application cannot deadlock.
+      // Locks the application before the chain head, the order in which every change takes
+      // them, so that a note and a status change on one application do not deadlock.
       const application = await tx.findOne(
         ApplicationSchema,
         { id },
