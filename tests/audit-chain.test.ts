@@ -321,6 +321,17 @@ chain('rewritten history shows against an earlier anchor', async (context) => {
   assert.match(report.breaks[0].detail, `anchor ${anchor?.id} recorded`);
 });
 
+chain('verify reports two events at one position', async (context) => {
+  const events = await applicationWithFourEvents(context);
+  const copy = { ...(events[1] as StoredEvent), _id: randomUUID() };
+  await context.events.insertOne(copy);
+
+  const report = await verifyOne(context, copy.applicationId);
+  assert.is(report.breaks[0]?.kind, 'unexpected');
+  assert.is(report.breaks[0]?.sequence, 2);
+  assert.match(report.breaks[0]?.detail, 'two events at 2');
+});
+
 chain('verify reports a deleted chain head', async (context) => {
   const events = await applicationWithFourEvents(context);
   const applicationId = events[0]?.applicationId ?? '';

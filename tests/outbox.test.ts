@@ -85,6 +85,10 @@ outbox('delivers every event once after an outage', async ({ ferret, server, db,
   assert.ok(status.body.auditBacklog.oldestAgeSeconds >= 0);
   const reads = await http(server.url, 'GET', '/api/v1/audit-events', { headers: OPERATOR });
   assert.is(reads.status, 503);
+  const verification = await http(server.url, 'GET', '/api/v1/audit/verify', {
+    headers: OPERATOR,
+  });
+  assert.is(verification.status, 503);
 
   const failed = await eventually(async () => {
     const result = await db.query(

@@ -266,7 +266,8 @@ export class AuditRelay {
 
   private async deliverBatch(): Promise<{ delivered: number; deadLettered: boolean }> {
     const em = this.postgres.em.fork();
-    const deliveredAt = new Date();
+    // Taken under the lock, so that delivery times follow the order of delivery.
+    let deliveredAt = new Date();
     const outcome = await em.transactional(async (tx) => {
       // One relay delivers at a time across all processes. With two claiming disjoint
       // batches, the second could store an application's later event before the first
@@ -288,6 +289,7 @@ export class AuditRelay {
       );
       if (rows.length === 0) return { delivered: 0 };
 
+      deliveredAt = new Date();
       const written = await this.writeToMongo(rows, deliveredAt);
       for (const row of rows.slice(0, written.delivered)) row.deliveredAt = deliveredAt;
       const failed = rows[written.delivered];
