@@ -266,7 +266,6 @@ export class AuditRelay {
 
   private async deliverBatch(): Promise<{ delivered: number; deadLettered: boolean }> {
     const em = this.postgres.em.fork();
-    // Taken under the lock, so that delivery times follow the order of delivery.
     let deliveredAt = new Date();
     const outcome = await em.transactional(async (tx) => {
       // One relay delivers at a time across all processes. With two claiming disjoint
@@ -289,6 +288,7 @@ export class AuditRelay {
       );
       if (rows.length === 0) return { delivered: 0 };
 
+      // Taken under the lock, so that delivery times follow the order of delivery.
       deliveredAt = new Date();
       const written = await this.writeToMongo(rows, deliveredAt);
       for (const row of rows.slice(0, written.delivered)) row.deliveredAt = deliveredAt;
