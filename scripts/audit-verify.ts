@@ -38,7 +38,7 @@ try {
       process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
     } else {
       process.stdout.write(
-        `${report.applications} chains, ${report.events} events in MongoDB, ${report.undelivered} waiting in the outbox, ${report.deadLettered} dead-lettered; ${report.anchors.checked} anchors (${report.anchors.signed} signed).\n`,
+        `${report.applications} chains, ${report.events} events in MongoDB, ${report.undelivered} waiting in the outbox, ${report.deadLettered} dead-lettered${applicationId ? '' : `; ${report.anchors.checked} anchors (${report.anchors.signed} signed)`}.\n`,
       );
       for (const broken of report.breaks) {
         process.stdout.write(

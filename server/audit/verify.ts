@@ -30,6 +30,7 @@ export interface VerifyReport {
   /** Events in the dead-letter state. */
   deadLettered: number;
   breaks: ChainBreak[];
+  /** Anchors whose digests and signatures were checked; a check of one application checks none. */
   anchors: { checked: number; signed: number; problems: AnchorProblem[] };
 }
 

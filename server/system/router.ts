@@ -29,7 +29,11 @@ const statusOutput = z.object({
       .number()
       .int()
       .meta({ description: 'Delivered events this process pruned from the outbox' }),
-    lastAnchorAt: dateTimeOutput().nullable(),
+    lastAnchorAt: dateTimeOutput()
+      .nullable()
+      .meta({
+        description: 'When this process last anchored; npm run audit:anchor does not count',
+      }),
     lastDeliveredAt: dateTimeOutput().nullable(),
     lastFailureAt: dateTimeOutput().nullable(),
   }),
