@@ -1,6 +1,8 @@
-// Expires resubmission requests whose deadline has passed: npm run expire
+// Expires resubmission requests whose deadline has passed, and deletes expired idempotency
+// keys: npm run expire
 // Run it on a schedule, for example from cron. A run with nothing overdue changes nothing.
 // The audit events it writes wait in the outbox until a server's relay delivers them.
+import { pruneIdempotencyKeys } from '../server/applications/idempotency.ts';
 import { loadConfigOrExit } from '../server/config.ts';
 import { openPostgres } from '../server/db/postgres.ts';
 import { ReviewService } from '../server/review/service.ts';
@@ -21,6 +23,8 @@ try {
       reviewSettings(config),
     ).expireOverdue();
     process.stdout.write(`${expired} resubmission request${expired === 1 ? '' : 's'} expired.\n`);
+    const keys = await pruneIdempotencyKeys(orm.em.fork(), new Date());
+    process.stdout.write(`${keys} expired idempotency key${keys === 1 ? '' : 's'} deleted.\n`);
   } finally {
     await orm.close(true);
   }

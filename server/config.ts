@@ -86,6 +86,7 @@ const envSchema = z.object({
       .max(20, 'must be between 0 and 20')
       .default(3),
   ),
+  IDEMPOTENCY_KEY_TTL_HOURS: wholeNumber(1, 720, 24),
   AUDIT_OUTBOX_RETENTION_DAYS: wholeNumber(0, 3650, 7),
   AUDIT_MAX_ATTEMPTS: wholeNumber(1, 1000, 10),
   AUDIT_ANCHOR_INTERVAL_SECONDS: wholeNumber(0, 86_400, 300),
@@ -132,6 +133,8 @@ const hints: Record<keyof Config, string> = {
   RESUBMISSION_LIMIT:
     'Set it to how many resubmissions one application may have, or unset it for 3.',
   RESUBMISSION_EXPIRY_DAYS: 'Set it to the days an applicant has to resubmit, or unset it for 30.',
+  IDEMPOTENCY_KEY_TTL_HOURS:
+    'Set it to the hours an idempotency key is remembered (1-720), or unset it for 24.',
   AUDIT_OUTBOX_RETENTION_DAYS:
     'Set it to the days delivered audit events stay in the outbox (0 keeps them), or unset it for 7.',
   AUDIT_MAX_ATTEMPTS:

@@ -1,3 +1,4 @@
+import { z } from 'zod';
 import { recordRead } from '../audit/outbox.ts';
 import { listApplicationAuditEventsInput, listAuditEventsOutput } from '../audit/schemas.ts';
 import { AuditService, toAuditEventOutput } from '../audit/service.ts';
@@ -5,6 +6,7 @@ import { applicationResponse } from '../review/router.ts';
 import { resubmitInput, versionInput } from '../review/schemas.ts';
 import { ReviewService } from '../review/service.ts';
 import { operatorProcedure, publicProcedure, router } from '../trpc/init.ts';
+import { idempotencyKeyOf } from './idempotency.ts';
 import { toApplicationOutput, toApplicationSummary } from './output.ts';
 import {
   applicationOutput,
@@ -36,9 +38,15 @@ export const applicationsRouter = router({
           'Validates, normalises and risk-scores the application, then stores it with its audit event.',
         protect: false,
         successDescription: 'The stored application',
+        requestHeaders: z.object({
+          'idempotency-key': z.string().optional().meta({
+            description:
+              'Idempotency key, as `idempotencyKey` in the body: a retry with the same key and request returns the first result',
+          }),
+        }),
         errorResponses: {
           400: 'Invalid input, each bad field named',
-          409: 'externalReference used by another application',
+          409: 'externalReference used by another application, or the idempotency key used with another request',
           413: 'Body over 256 KiB',
           415: 'Body is not JSON',
           500: 'Unexpected error',
@@ -49,7 +57,9 @@ export const applicationsRouter = router({
     .input(createApplicationInput)
     .output(applicationOutput)
     .mutation(async ({ ctx, input }) => {
-      const application = await new ApplicationService(ctx.em, ctx.actor, ctx.review).create(input);
+      const idempotencyKey = idempotencyKeyOf(input.idempotencyKey, ctx.idempotencyKeyHeader);
+      const service = new ApplicationService(ctx.em, ctx.actor, ctx.review);
+      const application = await service.create({ ...input, idempotencyKey });
       ctx.relay.nudge();
       ctx.log.info(
         { applicationId: application.id, riskLevel: application.riskLevel },

@@ -90,6 +90,15 @@ export const createApplicationInput = z.object({
   }),
   applicant: applicantInput,
   document: documentInput,
+  idempotencyKey: z
+    .string()
+    .regex(/^[\x21-\x7E]{1,255}$/, 'must be 1-255 visible ASCII characters')
+    .optional()
+    .meta({
+      description:
+        'Key that makes a retry safe: the same key with the same request returns the application the first request created; with another request it is rejected with 409. Keys expire after IDEMPOTENCY_KEY_TTL_HOURS (24 by default). REST clients may send it as the Idempotency-Key header instead.',
+      examples: ['3f1c2a9e-7b4d-4c1e-9f2a-5d6b7c8e9f01'],
+    }),
 });
 
 export type CreateApplicationInput = z.output<typeof createApplicationInput>;

@@ -11,6 +11,7 @@ import { conflict, notFound } from '../shared/errors.ts';
 import { storableDate } from '../shared/query-params.ts';
 import { type Application, ApplicationSchema } from './application.entity.ts';
 import { auditChangesOfCreation } from './audit-changes.ts';
+import { claimIdempotencyKey, rememberIdempotencyKey, requestHashOf } from './idempotency.ts';
 import { searchForm } from './normalize.ts';
 import {
   type CreateApplicationInput,
@@ -93,8 +94,15 @@ export class ApplicationService {
 
   /** Validated, normalised input in; the stored application out. */
   async create(input: CreateApplicationInput): Promise<Application> {
+    const key = input.idempotencyKey;
+    const requestHash = key ? requestHashOf(input) : '';
     try {
       return await this.em.transactional(async (tx) => {
+        const now = new Date();
+        if (key) {
+          const replayed = await claimIdempotencyKey(tx, key, requestHash, now);
+          if (replayed) return tx.findOneOrFail(ApplicationSchema, { id: replayed });
+        }
         const existing = await tx.findOne(
           ApplicationSchema,
           { externalReference: input.externalReference },
@@ -103,7 +111,6 @@ export class ApplicationService {
         if (existing) throw this.duplicateReference(input.externalReference, existing.id);
 
         const { risk, possibleDuplicate } = await assessSubmission(tx, input);
-        const now = new Date();
         const application = tx.create(ApplicationSchema, {
           id: uuidv7(),
           externalReference: input.externalReference,
@@ -141,6 +148,11 @@ export class ApplicationService {
           changes: auditChangesOfCreation(application),
           occurredAt: now,
         });
+        if (key) {
+          await tx.flush();
+          const ttl = this.settings.idempotencyKeyTtlHours;
+          await rememberIdempotencyKey(tx, key, requestHash, application.id, now, ttl);
+        }
         return application;
       });
     } catch (error) {

@@ -1,6 +1,7 @@
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM } from '@mikro-orm/postgresql';
 import { ApplicationSchema } from '../applications/application.entity.ts';
+import { IdempotencyKeySchema } from '../applications/idempotency.entity.ts';
 import {
   AnchorHeadSchema,
   AnchorSchema,
@@ -20,6 +21,7 @@ export const POSTGRES_ENTITIES = [
   StatusChangeSchema,
   NoteSchema,
   AttemptSchema,
+  IdempotencyKeySchema,
 ];
 
 const migrationsPath = new URL('../../migrations', import.meta.url).pathname;

@@ -1,5 +1,6 @@
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import { type FastifyRequest, fastify } from 'fastify';
+import { IDEMPOTENCY_KEY_HEADER } from '../applications/idempotency.ts';
 import { appRouter } from '../router.ts';
 import { safeError } from '../shared/log.ts';
 import { DEV_OPERATOR_HEADER } from '../trpc/actor.ts';
@@ -63,6 +64,7 @@ export function buildApp(services: AppServices) {
     createContext(services, request.id, log.child({ requestId: request.id }), {
       devOperator: request.headers[DEV_OPERATOR_HEADER],
       clientAddress: request.ip,
+      idempotencyKey: request.headers[IDEMPOTENCY_KEY_HEADER],
     });
 
   const reportError = ({ error, path, ctx }: ProcedureError) => {

@@ -9,6 +9,8 @@ export interface ReviewSettings {
   resubmissionLimit: number;
   /** Days an applicant has to resubmit before the request expires. */
   resubmissionExpiryDays: number;
+  /** Hours an idempotency key of `applications.create` is remembered. */
+  idempotencyKeyTtlHours: number;
 }
 
 export function reviewSettings(config: Config): ReviewSettings {
@@ -20,6 +22,7 @@ export function reviewSettings(config: Config): ReviewSettings {
     },
     resubmissionLimit: config.RESUBMISSION_LIMIT,
     resubmissionExpiryDays: config.RESUBMISSION_EXPIRY_DAYS,
+    idempotencyKeyTtlHours: config.IDEMPOTENCY_KEY_TTL_HOURS,
   };
 }
 

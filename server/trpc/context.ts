@@ -28,6 +28,8 @@ export interface Credentials {
   devOperator?: string | string[];
   /** Address the request came from, as the HTTP server sees it. */
   clientAddress?: string;
+  /** The Idempotency-Key header, checked by the procedures that take one. */
+  idempotencyKey?: string | string[];
 }
 
 export interface Context {
@@ -44,6 +46,8 @@ export interface Context {
   review: ReviewSettings;
   anchorKey: KeyObject | null;
   inFlight: InFlight | null;
+  /** The Idempotency-Key header as sent, unchecked. */
+  idempotencyKeyHeader: string | string[] | undefined;
   /** Whether 500 responses may carry the internal message and stack (never in production). */
   exposeInternalErrors: boolean;
 }
@@ -72,6 +76,7 @@ export function createContext(
     review: reviewSettings(services.config),
     anchorKey: services.anchorKey ?? null,
     inFlight: services.inFlight ?? null,
+    idempotencyKeyHeader: credentials.idempotencyKey,
     exposeInternalErrors: services.config.NODE_ENV !== 'production',
   };
 }
