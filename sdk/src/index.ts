@@ -2,6 +2,8 @@ import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import superjson from 'superjson';
 import type { AppRouter } from '../../server/router.ts';
+import { errorLink } from './errors.ts';
+import { type RetryOptions, resilientFetch } from './retry.ts';
 
 export type { AppRouter };
 export type RouterInputs = inferRouterInputs<AppRouter>;
@@ -31,13 +33,25 @@ export interface KycClientOptions {
    * server running with NODE_ENV=production refuses it.
    */
   devOperator?: string;
+  /** Time one attempt may take, in milliseconds, before it is aborted; default 30000. */
+  timeoutMs?: number;
+  /**
+   * Retries of reads and of creates with an idempotency key, on network errors, timeouts,
+   * 408, 429 (after its Retry-After), 500, 502, 503 and 504. Other calls are never repeated.
+   */
+  retry?: RetryOptions;
 }
 
-/** Creates a typed tRPC client for the back office, with superjson so dates arrive as Date. */
+/**
+ * Creates a typed tRPC client for the back office, with superjson so dates arrive as Date.
+ * Errors are thrown as KycClientError subclasses that carry the server's request id.
+ */
 export function createKycClient(options: KycClientOptions) {
   const base = options.url.replace(/\/+$/, '');
+  const fetchOnce = options.fetch ?? globalThis.fetch;
   return createTRPCClient<AppRouter>({
     links: [
+      errorLink<AppRouter>(),
       httpBatchLink({
         url: `${base}/trpc`,
         transformer: superjson,
@@ -51,7 +65,7 @@ export function createKycClient(options: KycClientOptions) {
             ? { ...extra, [DEV_OPERATOR_HEADER]: options.devOperator }
             : { ...extra };
         },
-        fetch: options.fetch,
+        fetch: resilientFetch(fetchOnce, options.timeoutMs ?? 30_000, options.retry ?? {}),
       }),
     ],
   });
@@ -76,4 +90,17 @@ export function errorDetailsOf(error: unknown): Record<string, unknown> | null {
   return (error.data as { details?: Record<string, unknown> } | undefined)?.details ?? null;
 }
 
+export {
+  ConflictError,
+  type FieldIssue,
+  ForbiddenError,
+  KycClientError,
+  NotFoundError,
+  RateLimitedError,
+  toKycError,
+  UnauthorizedError,
+  ValidationError,
+} from './errors.ts';
+export { allPages } from './pages.ts';
+export { isSafeToRepeat, type RetryOptions, retryDelayMs } from './retry.ts';
 export { TRPCClientError };

@@ -29,11 +29,9 @@ const statusOutput = z.object({
       .number()
       .int()
       .meta({ description: 'Delivered events this process pruned from the outbox' }),
-    lastAnchorAt: dateTimeOutput()
-      .nullable()
-      .meta({
-        description: 'When this process last anchored; npm run audit:anchor does not count',
-      }),
+    lastAnchorAt: dateTimeOutput().nullable().meta({
+      description: 'When this process last anchored; npm run audit:anchor does not count',
+    }),
     lastDeliveredAt: dateTimeOutput().nullable(),
     lastFailureAt: dateTimeOutput().nullable(),
   }),
