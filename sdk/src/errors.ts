@@ -75,7 +75,7 @@ export function toKycError(error: unknown): unknown {
   return new ErrorClass(error);
 }
 
-/** A link that rethrows every error as a KycClientError. */
+/** Creates a link that rethrows every error as a KycClientError. */
 export function errorLink<TRouter extends AnyRouter>(): TRPCLink<TRouter> {
   return () =>
     ({ next, op }) =>

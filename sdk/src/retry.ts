@@ -1,4 +1,4 @@
-/** How the client retries requests that are safe to repeat. */
+/** Retry settings for requests that are safe to repeat. */
 export interface RetryOptions {
   /** Retries after the first attempt; 0 turns retrying off. Default 3. */
   retries?: number;
@@ -15,7 +15,7 @@ const MAX_RETRY_AFTER_MS = 60_000;
 /**
  * Computes the wait before retry number `attempt` (0 for the first retry): the server's
  * Retry-After when it sent one, else a random time up to the exponential backoff ("full
- * jitter"). Returns null when Retry-After asks for longer than a minute.
+ * jitter"). Returns null when Retry-After requests a wait over a minute.
  */
 export function retryDelayMs(
   attempt: number,
