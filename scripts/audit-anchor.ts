@@ -1,5 +1,5 @@
 // Anchors the audit chain heads that moved since the last anchor: npm run audit:anchor
-// Servers anchor every AUDIT_ANCHOR_INTERVAL_SECONDS on their own; this runs one at once.
+// Servers anchor every AUDIT_ANCHOR_INTERVAL_SECONDS on their own. This command anchors now.
 import { createAnchor, readAnchorKey } from '../server/audit/anchor.ts';
 import { loadConfigOrExit } from '../server/config.ts';
 import { openPostgres } from '../server/db/postgres.ts';

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -13,6 +12,7 @@ import { pruneDelivered } from '../server/audit/retention.ts';
 import { type RunningServer, StartupError, startServer } from '../server/server.ts';
 import { isolatedServer, runId, TEST_MONGO_URI, testConfig } from './helpers/env.ts';
 import { eventually, http } from './helpers/http.ts';
+import { runNode } from './helpers/process.ts';
 import { type Clients, clientsFor, lowRiskInput } from './helpers/review.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
 
@@ -112,27 +112,13 @@ async function verifyOne(context: Context, applicationId: string) {
 
 /** Runs `npm run audit:verify`'s script against the suite's databases. */
 function runVerifyCommand(context: Context, args: string[]) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'scripts/audit-verify.ts', ...args], {
-      env: {
-        ...process.env,
-        DATABASE_URL: context.databaseUrl,
-        MONGO_URI: TEST_MONGO_URI,
-        MONGO_DB_NAME: context.mongoDbName,
-        AUDIT_ANCHOR_KEY_FILE: context.keyFile,
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  return runNode(['--import', 'tsx', 'scripts/audit-verify.ts', ...args], {
+    env: {
+      DATABASE_URL: context.databaseUrl,
+      MONGO_URI: TEST_MONGO_URI,
+      MONGO_DB_NAME: context.mongoDbName,
+      AUDIT_ANCHOR_KEY_FILE: context.keyFile,
+    },
   });
 }
 
@@ -295,7 +281,7 @@ chain('rewritten history shows against an earlier anchor', async (context) => {
   assert.ok(anchor);
 
   // Someone who has the canonical form edits event 2, re-hashes events 2 to 4 and moves
-  // the chain head to the new hash; a later event and anchor then build on the forgery.
+  // the chain head to the new hash. A later event and anchor then build on the forgery.
   let previousHash = events[0]?.hash ?? null;
   for (const event of events.slice(1)) {
     const changes =

@@ -1,9 +1,9 @@
-import { spawn } from 'node:child_process';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import openapiTS, { astToString } from 'openapi-typescript';
 import * as assert from 'uvu/assert';
 import { runId, sharedServer } from './helpers/env.ts';
+import { runNode } from './helpers/process.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
 
 interface Context {
@@ -70,40 +70,24 @@ const client = createClient<paths>({ baseUrl: 'http://127.0.0.1/api/v1' });
 await client.GET('/applications/{id}', { params: { path: {} } });
 `;
 
-function run(args: string[], env: Record<string, string> = {}) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-    const child = spawn(process.execPath, args, {
-      cwd: ROOT,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-    });
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk;
-    });
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 const typecheck = (file: string) =>
-  run([
-    'node_modules/typescript/bin/tsc',
-    '--noEmit',
-    '--strict',
-    '--skipLibCheck',
-    '--target',
-    'es2022',
-    '--module',
-    'nodenext',
-    '--moduleResolution',
-    'nodenext',
-    '--allowImportingTsExtensions',
-    file,
-  ]);
+  runNode(
+    [
+      'node_modules/typescript/bin/tsc',
+      '--noEmit',
+      '--strict',
+      '--skipLibCheck',
+      '--target',
+      'es2022',
+      '--module',
+      'nodenext',
+      '--moduleResolution',
+      'nodenext',
+      '--allowImportingTsExtensions',
+      file,
+    ],
+    { cwd: ROOT },
+  );
 
 const restClient = suite<Context>('generated REST client');
 
@@ -127,7 +111,10 @@ restClient('typechecks and runs create, get and list', async ({ url, dir }) => {
   assert.is.not(rejected.code, 0, 'a missing path parameter must not typecheck');
   assert.match(rejected.stdout, 'wrong.ts');
 
-  const result = await run(['--import', 'tsx', `${dir}/client.ts`], { KYC_URL: url });
+  const result = await runNode(['--import', 'tsx', `${dir}/client.ts`], {
+    cwd: ROOT,
+    env: { KYC_URL: url },
+  });
   assert.is(result.code, 0, result.stderr);
   const output = JSON.parse(result.stdout);
   assert.is(output.replayed, output.created);

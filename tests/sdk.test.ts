@@ -25,7 +25,7 @@ interface Context {
 
 /**
  * Starts a loopback server in front of the API that responds to the first `failures` requests
- * with `status` and passes the rest through; `requests` counts what it received.
+ * with `status` and passes the rest through. `state.requests` counts the requests it received.
  */
 async function flakyProxy(target: string, failures: number, status = 503) {
   const state = { requests: 0, methods: [] as string[] };

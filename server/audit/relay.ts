@@ -295,8 +295,8 @@ export class AuditRelay {
       const failed = rows[written.delivered];
       if (!failed) return written;
       failed.lastError = safeError(written.error).message.slice(0, 500);
-      // Only a rejection of this document counts. An outage, missing rights or a full disk
-      // say nothing about it, and counting them would dead-letter every event in turn.
+      // Only a rejection of this document counts. An outage, missing rights or a full disk are
+      // not about the document, and counting them would dead-letter every event in turn.
       if (isDocumentRejection(written.error)) failed.attempts += 1;
       if (failed.attempts < this.maxAttempts) return written;
       failed.deadLetteredAt = deliveredAt;

@@ -1,7 +1,7 @@
 import { type ChainedEvent, eventHash } from './chain.ts';
 
 /**
- * How a chain broke:
+ * The kind of a chain break:
  * - `edited`: an event's content no longer gives its hash, it carries fields the hash does not
  *   cover, or the next event, the chain head or an anchor recorded another hash for it;
  * - `missing`: an event is not in MongoDB and not waiting in the outbox, while later ones are;
@@ -181,6 +181,14 @@ export function checkChain(
     }
     bySequence.set(position, document);
   }
+  // The event before `sequence` no longer has the hash that event `sequence` recorded for it.
+  const linkMismatch = (sequence: number) =>
+    broken(
+      sequence - 1,
+      bySequence.get(sequence - 1),
+      'edited',
+      `its hash differs from the one event ${sequence} recorded for it`,
+    );
   const waitingRow = new Map(waiting.map((row) => [row.application_sequence, row]));
   const byHash = new Map(documents.map((document) => [document.hash, document]));
   const lastStored = Math.max(0, ...bySequence.keys());
@@ -194,14 +202,7 @@ export function checkChain(
         return broken(sequence, undefined, 'edited', 'its outbox row does not give its hash');
       }
       if (queued) {
-        if (queued.previous_hash !== previousHash) {
-          return broken(
-            sequence - 1,
-            bySequence.get(sequence - 1),
-            'edited',
-            `its hash differs from the one event ${sequence} recorded for it`,
-          );
-        }
+        if (queued.previous_hash !== previousHash) return linkMismatch(sequence);
         previousHash = queued.hash;
         continue;
       }
@@ -232,14 +233,7 @@ export function checkChain(
     if (eventHash(fields) !== document.hash) {
       return broken(sequence, document, 'edited', 'its content does not give its hash');
     }
-    if (fields.previousHash !== previousHash) {
-      return broken(
-        sequence - 1,
-        bySequence.get(sequence - 1),
-        'edited',
-        `its hash differs from the one event ${sequence} recorded for it`,
-      );
-    }
+    if (fields.previousHash !== previousHash) return linkMismatch(sequence);
     previousHash = document.hash as string;
   }
   if (head.sequence > 0 && previousHash !== head.hash) {
