@@ -1,7 +1,7 @@
 import { createTRPCClient, httpBatchLink, TRPCClientError } from '@trpc/client';
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import superjson from 'superjson';
-import type { AppRouter } from '../../server/router.ts';
+import type { AppRouter } from './contract.ts';
 import { errorLink } from './errors.ts';
 import { type RetryOptions, resilientFetch } from './retry.ts';
 
@@ -21,9 +21,16 @@ export type TimelineEntry = RouterOutputs['review']['timeline']['items'][number]
 /** Header a development server reads the acting operator from; production servers refuse it. */
 export const DEV_OPERATOR_HEADER = 'x-dev-operator';
 
+/** A credential, or a function that returns the current one (called before each request). */
+export type Credential = string | (() => string | Promise<string>);
+
 export interface KycClientOptions {
   /** Base URL of the server, e.g. http://127.0.0.1:8080; the client calls `${url}/trpc`. */
   url: string;
+  /** An operator's bearer token, sent as `Authorization: Bearer <token>`. */
+  token?: Credential;
+  /** A machine client's API key, sent in the `x-api-key` header. */
+  apiKey?: Credential;
   /** Extra headers sent with every request. */
   headers?: Record<string, string> | (() => Record<string, string>);
   /** A fetch implementation; defaults to the global one. */
@@ -59,12 +66,7 @@ export function createKycClient(options: KycClientOptions) {
         // and caps its size: every procedure name of a batch goes into one path segment.
         maxURLLength: 2083,
         maxItems: 50,
-        headers: () => {
-          const extra = typeof options.headers === 'function' ? options.headers() : options.headers;
-          return options.devOperator
-            ? { ...extra, [DEV_OPERATOR_HEADER]: options.devOperator }
-            : { ...extra };
-        },
+        headers: () => requestHeaders(options),
         fetch: resilientFetch(fetchOnce, options.timeoutMs ?? 30_000, options.retry ?? {}),
       }),
     ],
@@ -72,6 +74,26 @@ export function createKycClient(options: KycClientOptions) {
 }
 
 export type KycClient = ReturnType<typeof createKycClient>;
+
+/** Header a machine client's API key is sent in. */
+export const API_KEY_HEADER = 'x-api-key';
+
+async function credentialValue(credential: Credential): Promise<string> {
+  return typeof credential === 'function' ? await credential() : credential;
+}
+
+async function requestHeaders(options: KycClientOptions): Promise<Record<string, string>> {
+  const extra = typeof options.headers === 'function' ? options.headers() : options.headers;
+  const headers: Record<string, string> = { ...extra };
+  if (options.token !== undefined) {
+    headers.authorization = `Bearer ${await credentialValue(options.token)}`;
+  }
+  if (options.apiKey !== undefined) {
+    headers[API_KEY_HEADER] = await credentialValue(options.apiKey);
+  }
+  if (options.devOperator) headers[DEV_OPERATOR_HEADER] = options.devOperator;
+  return headers;
+}
 
 /** Field issues of a failed call: each invalid field's dotted path and message. */
 export function fieldIssuesOf(error: unknown): { path: string; message: string }[] {

@@ -6,13 +6,19 @@ export interface ProcessResult {
   stderr: string;
 }
 
-/** Runs Node with `args` in `cwd` until it exits, and collects its exit code and output. */
-export function runNode(
+export interface RunOptions {
+  env?: Record<string, string>;
+  cwd?: string;
+}
+
+/** Runs `command` with `args` until it exits, and collects its exit code and output. */
+export function runCommand(
+  command: string,
   args: string[],
-  options: { env?: Record<string, string>; cwd?: string } = {},
+  options: RunOptions = {},
 ): Promise<ProcessResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, {
+    const child = spawn(command, args, {
       cwd: options.cwd,
       env: { ...process.env, ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,4 +34,18 @@ export function runNode(
     child.once('error', reject);
     child.once('close', (code) => resolve({ code, stdout, stderr }));
   });
+}
+
+/** Runs the Node that runs the tests, with `args`. */
+export function runNode(args: string[], options: RunOptions = {}): Promise<ProcessResult> {
+  return runCommand(process.execPath, args, options);
+}
+
+/**
+ * Runs npm with `args`: the npm that started the tests when there is one, else the first on
+ * PATH, under the Node that runs the tests either way.
+ */
+export function runNpm(args: string[], options: RunOptions = {}): Promise<ProcessResult> {
+  const cli = process.env.npm_execpath;
+  return cli?.endsWith('.js') ? runNode([cli, ...args], options) : runCommand('npm', args, options);
 }
