@@ -171,6 +171,34 @@ sdk('aborts an attempt after the timeout', async () => {
   assert.is(error.httpStatus, 0);
 });
 
+sdk('sends the token and the API key', async ({ url }) => {
+  const seen: Headers[] = [];
+  const recording: typeof fetch = (input, init) => {
+    seen.push(new Headers(init?.headers));
+    return fetch(input, init);
+  };
+  let issued = 0;
+  const operator = createKycClient({
+    url,
+    fetch: recording,
+    token: async () => `token-${++issued}`,
+  });
+  const machine = createKycClient({ url, fetch: recording, apiKey: 'kyc_live_abc' });
+
+  await operator.system.status.query();
+  await operator.system.status.query();
+  await machine.system.status.query();
+
+  assert.equal(
+    seen.map((headers) => headers.get('authorization')),
+    ['Bearer token-1', 'Bearer token-2', null],
+  );
+  assert.equal(
+    seen.map((headers) => headers.get('x-api-key')),
+    [null, null, 'kyc_live_abc'],
+  );
+});
+
 sdk('computes retry delays', () => {
   const options = { retries: 3, baseDelayMs: 250, maxDelayMs: 5000 };
   assert.is(retryDelayMs(0, '2', options), 2000);
