@@ -33,87 +33,134 @@ const wholeNumber = (min: number, max: number, fallback: number) =>
       .default(fallback),
   );
 
-const envSchema = z.object({
-  DATABASE_URL: z.preprocess(emptyAsUnset, postgresUrl),
-  MONGO_URI: z.preprocess(emptyAsUnset, mongoUrl),
-  MONGO_DB_NAME: z.preprocess(
-    emptyAsUnset,
-    z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"')
-      .default('kyc_audit'),
-  ),
-  API_PREFIX: z.preprocess(
-    emptyAsUnset,
-    z
-      .string()
-      .regex(
-        /^(\/[A-Za-z0-9._~-]+)+$/,
-        'must start with "/" and have no trailing "/", e.g. /api/v1',
-      )
-      .default('/api/v1'),
-  ),
-  PROJECT_NAME: z.preprocess(
-    emptyAsUnset,
-    z.string().trim().min(1).max(100).default('KYC Back Office'),
-  ),
-  PORT: z.preprocess(
-    emptyAsUnset,
-    z.coerce
-      .number({ error: 'must be a number' })
-      .int('must be a whole number')
-      .min(0, 'must be between 0 and 65535')
-      .max(65535, 'must be between 0 and 65535')
-      .default(8080),
-  ),
-  LOG_LEVEL: z.preprocess(
-    emptyAsUnset,
-    z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  ),
-  NODE_ENV: z.preprocess(
-    emptyAsUnset,
-    z.enum(['development', 'production', 'test']).default('development'),
-  ),
-  REVIEW_DUE_HOURS_LOW: hours(24),
-  REVIEW_DUE_HOURS_MEDIUM: hours(48),
-  REVIEW_DUE_HOURS_HIGH: hours(72),
-  RESUBMISSION_LIMIT: z.preprocess(
-    emptyAsUnset,
-    z.coerce
-      .number({ error: 'must be a number' })
-      .int('must be a whole number')
-      .min(0, 'must be between 0 and 20')
-      .max(20, 'must be between 0 and 20')
-      .default(3),
-  ),
-  IDEMPOTENCY_KEY_TTL_HOURS: wholeNumber(1, 720, 24),
-  AUDIT_OUTBOX_RETENTION_DAYS: wholeNumber(0, 3650, 7),
-  AUDIT_MAX_ATTEMPTS: wholeNumber(1, 1000, 10),
-  AUDIT_ANCHOR_INTERVAL_SECONDS: wholeNumber(0, 86_400, 300),
-  AUDIT_ANCHOR_KEY_FILE: z.preprocess(
-    emptyAsUnset,
-    z
-      .string()
-      .refine((path) => existsSync(path), 'names no file')
-      .optional(),
-  ),
-  TRUST_PROXY: z.preprocess(
-    emptyAsUnset,
-    z
-      .string()
-      .regex(/^[0-9A-Fa-f.:/, ]+$/, 'must be addresses or CIDR ranges separated by commas')
-      .optional(),
-  ),
-  RESUBMISSION_EXPIRY_DAYS: z.preprocess(
-    emptyAsUnset,
-    z.coerce
-      .number({ error: 'must be a number' })
-      .int('must be a whole number')
-      .min(1, 'must be between 1 and 365')
-      .max(365, 'must be between 1 and 365')
-      .default(30),
-  ),
-});
+const envSchema = z
+  .object({
+    DATABASE_URL: z.preprocess(emptyAsUnset, postgresUrl),
+    MONGO_URI: z.preprocess(emptyAsUnset, mongoUrl),
+    MONGO_DB_NAME: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .regex(/^[A-Za-z0-9_-]{1,63}$/, 'must be 1-63 letters, digits, "_" or "-"')
+        .default('kyc_audit'),
+    ),
+    API_PREFIX: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .regex(
+          /^(\/[A-Za-z0-9._~-]+)+$/,
+          'must start with "/" and have no trailing "/", e.g. /api/v1',
+        )
+        .default('/api/v1'),
+    ),
+    PROJECT_NAME: z.preprocess(
+      emptyAsUnset,
+      z.string().trim().min(1).max(100).default('KYC Back Office'),
+    ),
+    PORT: z.preprocess(
+      emptyAsUnset,
+      z.coerce
+        .number({ error: 'must be a number' })
+        .int('must be a whole number')
+        .min(0, 'must be between 0 and 65535')
+        .max(65535, 'must be between 0 and 65535')
+        .default(8080),
+    ),
+    LOG_LEVEL: z.preprocess(
+      emptyAsUnset,
+      z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    ),
+    NODE_ENV: z.preprocess(
+      emptyAsUnset,
+      z.enum(['development', 'production', 'test']).default('development'),
+    ),
+    REVIEW_DUE_HOURS_LOW: hours(24),
+    REVIEW_DUE_HOURS_MEDIUM: hours(48),
+    REVIEW_DUE_HOURS_HIGH: hours(72),
+    RESUBMISSION_LIMIT: z.preprocess(
+      emptyAsUnset,
+      z.coerce
+        .number({ error: 'must be a number' })
+        .int('must be a whole number')
+        .min(0, 'must be between 0 and 20')
+        .max(20, 'must be between 0 and 20')
+        .default(3),
+    ),
+    IDEMPOTENCY_KEY_TTL_HOURS: wholeNumber(1, 720, 24),
+    AUDIT_OUTBOX_RETENTION_DAYS: wholeNumber(0, 3650, 7),
+    AUDIT_MAX_ATTEMPTS: wholeNumber(1, 1000, 10),
+    AUDIT_ANCHOR_INTERVAL_SECONDS: wholeNumber(0, 86_400, 300),
+    AUDIT_ANCHOR_KEY_FILE: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .refine((path) => existsSync(path), 'names no file')
+        .optional(),
+    ),
+    TRUST_PROXY: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .regex(/^[0-9A-Fa-f.:/, ]+$/, 'must be addresses or CIDR ranges separated by commas')
+        .optional(),
+    ),
+    RESUBMISSION_EXPIRY_DAYS: z.preprocess(
+      emptyAsUnset,
+      z.coerce
+        .number({ error: 'must be a number' })
+        .int('must be a whole number')
+        .min(1, 'must be between 1 and 365')
+        .max(365, 'must be between 1 and 365')
+        .default(30),
+    ),
+    AUTH_JWT_SECRET: z.preprocess(
+      emptyAsUnset,
+      z.string().min(32, 'must be at least 32 characters').optional(),
+    ),
+    AUTH_JWKS_URL: z.preprocess(
+      emptyAsUnset,
+      z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+    ),
+    AUTH_ISSUER: z.preprocess(emptyAsUnset, z.string().min(1).max(500).optional()),
+    AUTH_AUDIENCE: z.preprocess(emptyAsUnset, z.string().min(1).max(500).optional()),
+    AUTH_ROLES_CLAIM: z.preprocess(emptyAsUnset, z.string().min(1).max(200).default('roles')),
+    AUTH_SUBJECT_CLAIM: z.preprocess(emptyAsUnset, z.string().min(1).max(200).default('sub')),
+    AUTH_CLOCK_TOLERANCE_SECONDS: wholeNumber(0, 300, 30),
+    AUTH_FAILURE_LIMIT: wholeNumber(1, 10_000, 20),
+    AUTH_FAILURE_WINDOW_SECONDS: wholeNumber(1, 86_400, 300),
+    CORS_ORIGINS: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .refine(
+          (list) => list.split(',').every((origin) => /^https?:\/\/[^/\s]+$/.test(origin.trim())),
+          'must be origins such as https://backoffice.example.org, separated by commas',
+        )
+        .optional(),
+    ),
+    TRPC_MAX_BATCH: wholeNumber(1, 100, 50),
+  })
+  .superRefine((config, context) => {
+    if (config.AUTH_JWKS_URL) {
+      for (const name of ['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const) {
+        if (!config[name]) {
+          context.addIssue({
+            code: 'custom',
+            path: [name],
+            message: 'is needed with AUTH_JWKS_URL',
+          });
+        }
+      }
+    }
+    if (config.NODE_ENV === 'production' && !config.AUTH_JWKS_URL && !config.AUTH_JWT_SECRET) {
+      context.addIssue({
+        code: 'custom',
+        path: ['AUTH_JWKS_URL'],
+        message: 'or AUTH_JWT_SECRET is needed when NODE_ENV=production',
+      });
+    }
+  });
 
 export type Config = z.infer<typeof envSchema>;
 
@@ -143,6 +190,24 @@ const hints: Record<keyof Config, string> = {
     'Set it to the seconds between audit anchors (0 turns them off), or unset it for 300.',
   AUDIT_ANCHOR_KEY_FILE:
     'Set it to a PEM file with an Ed25519 private key to sign anchors, or unset it for unsigned anchors.',
+  AUTH_JWT_SECRET:
+    'Set it to a random secret of at least 32 characters that signs operator tokens (HS256), or unset it.',
+  AUTH_JWKS_URL:
+    "Set it to the identity provider's JWKS URL, e.g. https://idp.example.org/.well-known/jwks.json, or unset it.",
+  AUTH_ISSUER: 'Set it to the issuer (iss) that operator tokens must carry.',
+  AUTH_AUDIENCE: 'Set it to the audience (aud) that operator tokens must carry.',
+  AUTH_ROLES_CLAIM:
+    'Set it to the claim that holds the roles, e.g. realm_access.roles, or unset it for roles.',
+  AUTH_SUBJECT_CLAIM: 'Set it to the claim that holds the operator id, or unset it for sub.',
+  AUTH_CLOCK_TOLERANCE_SECONDS:
+    'Set it to the clock skew allowed for token times in seconds (0-300), or unset it for 30.',
+  AUTH_FAILURE_LIMIT:
+    'Set it to the failed authentications allowed per address or key in a window, or unset it for 20.',
+  AUTH_FAILURE_WINDOW_SECONDS:
+    'Set it to the window of that limit in seconds, or unset it for 300.',
+  CORS_ORIGINS:
+    'Set it to the browser origins allowed to call the API, separated by commas, or unset it to allow none.',
+  TRPC_MAX_BATCH: 'Set it to the most calls one tRPC batch may hold (1-100), or unset it for 50.',
   TRUST_PROXY:
     'Set it to the addresses or CIDR ranges of trusted reverse proxies, e.g. 10.0.0.0/8, or unset it.',
 };
@@ -164,7 +229,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const lines = result.error.issues.map((issue) => {
     const name = String(issue.path[0]) as keyof Config;
     const received = env[name];
-    const problem = received === undefined || received === '' ? 'is not set' : issue.message;
+    const unset = received === undefined || received === '';
+    const problem = unset && issue.code !== 'custom' ? 'is not set' : issue.message;
     return `  ${name} ${problem}. ${hints[name]}`;
   });
   throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}\nSee .env.example.`);

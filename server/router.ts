@@ -1,5 +1,6 @@
 import { applicationsRouter } from './applications/router.ts';
 import { auditRouter } from './audit/router.ts';
+import { authRouter } from './auth/router.ts';
 import { reviewRouter } from './review/router.ts';
 import { systemRouter } from './system/router.ts';
 import { router } from './trpc/init.ts';
@@ -9,6 +10,7 @@ export const appRouter = router({
   review: reviewRouter,
   audit: auditRouter,
   system: systemRouter,
+  auth: authRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -4,7 +4,7 @@ import { createKycClient, fieldIssuesOf, type KycClient } from '../sdk/src/index
 import { sharedServer } from './helpers/env.ts';
 import { expectTRPCError, pathsOf } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
-import { eventually, http, rawRequest } from './helpers/http.ts';
+import { eventually, http, rawRequest, TEST_OPERATOR } from './helpers/http.ts';
 import { suite } from './helpers/suite.ts';
 
 const API = '/api/v1';
@@ -20,7 +20,7 @@ const intake = suite<Context>('applications.create');
 intake.before(async (context) => {
   const { server, databaseUrl } = await sharedServer();
   context.url = server.url;
-  context.client = createKycClient({ url: server.url });
+  context.client = createKycClient({ url: server.url, devOperator: TEST_OPERATOR });
   context.db = new pg.Client({ connectionString: databaseUrl });
   await context.db.connect();
 });
@@ -326,7 +326,7 @@ const reading = suite<Context>('applications.get');
 reading.before(async (context) => {
   const { server } = await sharedServer();
   context.url = server.url;
-  context.client = createKycClient({ url: server.url });
+  context.client = createKycClient({ url: server.url, devOperator: TEST_OPERATOR });
 });
 
 reading('returns the same record on both transports', async ({ client, url }) => {

@@ -20,7 +20,7 @@ import {
 } from './helpers/env.ts';
 import { FerretProcess } from './helpers/ferret.ts';
 import { applicationInput } from './helpers/fixtures.ts';
-import { eventually, http } from './helpers/http.ts';
+import { eventually, http, TEST_OPERATOR } from './helpers/http.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
 
 interface StoredEvent {
@@ -182,7 +182,7 @@ delivery('MongoDB crash during 1,000 changes loses and duplicates none', async (
     await eventually(async () => ((await pendingCount(db)) === 0 ? true : undefined));
 
     // 250 applications with four changes each: create, claim, start review, note.
-    const intake = createKycClient({ url: server.url });
+    const intake = createKycClient({ url: server.url, devOperator: TEST_OPERATOR });
     const operator = createKycClient({ url: server.url, devOperator: 'alice' });
     const ids: string[] = [];
     let started = 0;

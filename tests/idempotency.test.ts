@@ -4,7 +4,7 @@ import { createKycClient, type KycClient } from '../sdk/src/index.ts';
 import { isolatedServer } from './helpers/env.ts';
 import { expectTRPCError } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
-import { http } from './helpers/http.ts';
+import { http, TEST_OPERATOR } from './helpers/http.ts';
 import { suite } from './helpers/suite.ts';
 
 interface Context {
@@ -20,7 +20,7 @@ const idempotency = suite<Context>('idempotency keys');
 idempotency.before(async (context) => {
   const { server, databaseUrl } = await isolatedServer('idempotency');
   context.url = server.url;
-  context.client = createKycClient({ url: server.url });
+  context.client = createKycClient({ url: server.url, devOperator: TEST_OPERATOR });
   context.db = new pg.Client({ connectionString: databaseUrl });
   await context.db.connect();
 });

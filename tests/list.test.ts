@@ -3,7 +3,7 @@ import { createKycClient, type KycClient, type TRPCClientError } from '../sdk/sr
 import { sharedServer } from './helpers/env.ts';
 import { pathsOf, trpcIssuePaths } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
-import { http } from './helpers/http.ts';
+import { http, TEST_OPERATOR } from './helpers/http.ts';
 import { suite } from './helpers/suite.ts';
 
 const API = '/api/v1';
@@ -21,7 +21,7 @@ const list = suite<Context>('applications.list');
 list.before(async (context) => {
   const { server } = await sharedServer();
   context.url = server.url;
-  context.client = createKycClient({ url: server.url });
+  context.client = createKycClient({ url: server.url, devOperator: TEST_OPERATOR });
   context.since = new Date(Date.now() - 1).toISOString();
   context.ids = [];
   for (let index = 0; index < 7; index++) {
@@ -213,7 +213,7 @@ const parity = suite<Context>('tRPC and REST parity');
 parity.before(async (context) => {
   const { server } = await sharedServer();
   context.url = server.url;
-  context.client = createKycClient({ url: server.url });
+  context.client = createKycClient({ url: server.url, devOperator: TEST_OPERATOR });
 });
 
 parity('return the same page', async ({ url, client }) => {

@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as assert from 'uvu/assert';
+import { TEST_OPERATOR } from './helpers/http.ts';
 import {
   allPages,
   ConflictError,
@@ -15,6 +16,7 @@ import {
   ValidationError,
 } from '../sdk/src/index.ts';
 import { sharedServer } from './helpers/env.ts';
+import { operatorToken } from './helpers/tokens.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
 
@@ -41,7 +43,10 @@ async function flakyProxy(target: string, failures: number, status = 503) {
     }
     const upstream = await fetch(`${target}${request.url}`, {
       method: request.method,
-      headers: { 'content-type': request.headers['content-type'] ?? 'application/json' },
+      headers: {
+        'content-type': request.headers['content-type'] ?? 'application/json',
+        'x-dev-operator': String(request.headers['x-dev-operator'] ?? TEST_OPERATOR),
+      },
       body: chunks.length > 0 ? Buffer.concat(chunks) : undefined,
     });
     response.writeHead(upstream.status, { 'content-type': 'application/json' });
@@ -61,7 +66,7 @@ const sdk = suite<Context>('sdk client');
 sdk.before(async (context) => {
   const { server } = await sharedServer();
   context.url = server.url;
-  context.client = createKycClient({ url: server.url });
+  context.client = createKycClient({ url: server.url, devOperator: TEST_OPERATOR });
 });
 
 async function errorOf(call: Promise<unknown>): Promise<KycClientError> {
@@ -177,25 +182,29 @@ sdk('sends the token and the API key', async ({ url }) => {
     seen.push(new Headers(init?.headers));
     return fetch(input, init);
   };
-  let issued = 0;
+  const tokens: string[] = [];
   const operator = createKycClient({
     url,
     fetch: recording,
-    token: async () => `token-${++issued}`,
+    token: async () => {
+      tokens.push(await operatorToken(`ana-${tokens.length}`, ['analyst']));
+      return tokens.at(-1) as string;
+    },
   });
-  const machine = createKycClient({ url, fetch: recording, apiKey: 'kyc_live_abc' });
+  const machine = createKycClient({ url, fetch: recording, apiKey: 'kyc_aaaaaaaa_unknown' });
 
-  await operator.system.status.query();
-  await operator.system.status.query();
-  await machine.system.status.query();
+  assert.is((await operator.auth.me.query()).id, 'ana-0');
+  assert.is((await operator.auth.me.query()).id, 'ana-1');
+  const refused = await errorOf(machine.auth.me.query());
 
+  assert.instance(refused, UnauthorizedError);
   assert.equal(
     seen.map((headers) => headers.get('authorization')),
-    ['Bearer token-1', 'Bearer token-2', null],
+    [`Bearer ${tokens[0]}`, `Bearer ${tokens[1]}`, null],
   );
   assert.equal(
     seen.map((headers) => headers.get('x-api-key')),
-    [null, null, 'kyc_live_abc'],
+    [null, null, 'kyc_aaaaaaaa_unknown'],
   );
 });
 

@@ -1782,5 +1782,83 @@ export type AppRouter = TRPCBuiltRouter<
         meta: object;
       }>;
     };
+    auth: {
+      me: TRPCQueryProcedure<{
+        input: void;
+        output: {
+          id: string;
+          kind: 'operator' | 'client' | 'system';
+          roles: Array<'intake' | 'analyst' | 'supervisor' | 'auditor' | 'admin'>;
+          permissions: Array<
+            | 'applications.submit'
+            | 'applications.read'
+            | 'review.read'
+            | 'review.work'
+            | 'review.decide_high_risk'
+            | 'review.assign'
+            | 'review.confirm'
+            | 'audit.read'
+            | 'audit.verify'
+            | 'keys.manage'
+          >;
+        };
+        meta: object;
+      }>;
+      createApiKey: TRPCMutationProcedure<{
+        input: {
+          name: string;
+          roles: Array<'intake' | 'auditor'>;
+          expiresInDays?: undefined | number;
+        };
+        output: {
+          id: string;
+          name: string;
+          prefix: string;
+          roles: Array<'intake' | 'auditor'>;
+          createdBy: string;
+          createdAt: Date;
+          expiresAt: null | Date;
+          lastUsedAt: null | Date;
+          revokedBy: null | string;
+          revokedAt: null | Date;
+          key: string;
+        };
+        meta: object;
+      }>;
+      listApiKeys: TRPCQueryProcedure<{
+        input: void;
+        output: {
+          items: Array<{
+            id: string;
+            name: string;
+            prefix: string;
+            roles: Array<'intake' | 'auditor'>;
+            createdBy: string;
+            createdAt: Date;
+            expiresAt: null | Date;
+            lastUsedAt: null | Date;
+            revokedBy: null | string;
+            revokedAt: null | Date;
+          }>;
+        };
+        meta: object;
+      }>;
+      revokeApiKey: TRPCMutationProcedure<{
+        input: { id: string };
+        output: {
+          id: string;
+          name: string;
+          prefix: string;
+          roles: Array<'intake' | 'auditor'>;
+          createdBy: string;
+          createdAt: Date;
+          expiresAt: null | Date;
+          lastUsedAt: null | Date;
+          revokedBy: null | string;
+          revokedAt: null | Date;
+        };
+        meta: object;
+      }>;
+    };
   }
 >;

@@ -5,7 +5,7 @@ import { AuditService, toAuditEventOutput } from '../audit/service.ts';
 import { applicationResponse } from '../review/router.ts';
 import { resubmitInput, versionInput } from '../review/schemas.ts';
 import { ReviewService } from '../review/service.ts';
-import { operatorProcedure, publicProcedure, router } from '../trpc/init.ts';
+import { allow, router } from '../trpc/init.ts';
 import { idempotencyKeyOf } from './idempotency.ts';
 import { toApplicationOutput, toApplicationSummary } from './output.ts';
 import {
@@ -27,7 +27,7 @@ const READ_ERRORS = {
 };
 
 export const applicationsRouter = router({
-  create: publicProcedure
+  create: allow('applications.submit')
     .meta({
       openapi: {
         method: 'POST',
@@ -68,7 +68,7 @@ export const applicationsRouter = router({
       return toApplicationOutput(application, null, ctx.review, false);
     }),
 
-  get: publicProcedure
+  get: allow('applications.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -90,7 +90,7 @@ export const applicationsRouter = router({
       return applicationResponse(ctx, application);
     }),
 
-  list: publicProcedure
+  list: allow('applications.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -114,7 +114,7 @@ export const applicationsRouter = router({
 
   // NOTE: until authentication exists, any caller can resubmit or withdraw any application;
   // the audit event records it as the anonymous client.
-  resubmit: publicProcedure
+  resubmit: allow('applications.submit')
     .meta({
       openapi: {
         method: 'POST',
@@ -147,7 +147,7 @@ export const applicationsRouter = router({
       return applicationResponse(ctx, application);
     }),
 
-  withdraw: publicProcedure
+  withdraw: allow('applications.submit')
     .meta({
       openapi: {
         method: 'POST',
@@ -176,7 +176,7 @@ export const applicationsRouter = router({
       return applicationResponse(ctx, application);
     }),
 
-  auditEvents: operatorProcedure
+  auditEvents: allow('audit.read')
     .meta({
       openapi: {
         method: 'GET',

@@ -1,4 +1,4 @@
-import { operatorProcedure, router } from '../trpc/init.ts';
+import { allow, router } from '../trpc/init.ts';
 import {
   listAuditEventsInput,
   listAuditEventsOutput,
@@ -9,7 +9,7 @@ import { AuditService, toAuditEventOutput } from './service.ts';
 import { verifyAudit } from './verify.ts';
 
 export const auditRouter = router({
-  list: operatorProcedure
+  list: allow('audit.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -34,7 +34,7 @@ export const auditRouter = router({
       return { items: page.items.map(toAuditEventOutput), nextCursor: page.nextCursor };
     }),
 
-  verify: operatorProcedure
+  verify: allow('audit.verify')
     .meta({
       openapi: {
         method: 'GET',

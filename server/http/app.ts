@@ -1,11 +1,16 @@
+import fastifyCors from '@fastify/cors';
+import fastifyHelmet from '@fastify/helmet';
 import { fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import { type FastifyRequest, fastify } from 'fastify';
 import { IDEMPOTENCY_KEY_HEADER } from '../applications/idempotency.ts';
+import { API_KEY_HEADER } from '../auth/authenticate.ts';
+import { FailureLimiter } from '../auth/failures.ts';
+import { createTokenVerifier } from '../auth/tokens.ts';
 import { appRouter } from '../router.ts';
 import { safeError } from '../shared/log.ts';
-import { DEV_OPERATOR_HEADER } from '../trpc/actor.ts';
 import { type AppServices, createContext } from '../trpc/context.ts';
 import { registerAuditExport } from './audit-export.ts';
+import { registerAuthentication } from './auth.ts';
 import { registerDocs } from './docs.ts';
 import { sendError } from './error-body.ts';
 import { buildOpenApiDocument } from './openapi.ts';
@@ -52,6 +57,31 @@ export function buildApp(services: AppServices) {
     routeForLog(path, { apiPrefix: config.API_PREFIX, routes, procedures, fastifyRoute }),
   );
 
+  app.register(fastifyHelmet, { global: true });
+  if (config.CORS_ORIGINS) {
+    app.register(fastifyCors, {
+      origin: config.CORS_ORIGINS.split(',').map((origin) => origin.trim()),
+      methods: ['GET', 'POST'],
+      allowedHeaders: [
+        'authorization',
+        'content-type',
+        API_KEY_HEADER,
+        IDEMPOTENCY_KEY_HEADER,
+        'x-request-id',
+      ],
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 600,
+    });
+  }
+  registerAuthentication(app, log, {
+    config,
+    verifier: services.verifier === undefined ? createTokenVerifier(config) : services.verifier,
+    em: () => services.postgres.em.fork(),
+    limiter:
+      services.authFailures ??
+      new FailureLimiter(config.AUTH_FAILURE_LIMIT, config.AUTH_FAILURE_WINDOW_SECONDS * 1000),
+  });
+
   // tRPC serves GET and POST; other methods would reach its fetch adapter and fail there.
   app.addHook('onRequest', async (request, reply) => {
     if (request.url.startsWith('/trpc/') && request.method !== 'GET' && request.method !== 'POST') {
@@ -62,7 +92,7 @@ export function buildApp(services: AppServices) {
 
   const contextFor = (request: FastifyRequest) =>
     createContext(services, request.id, log.child({ requestId: request.id }), {
-      devOperator: request.headers[DEV_OPERATOR_HEADER],
+      auth: request.auth ?? undefined,
       clientAddress: request.ip,
       idempotencyKey: request.headers[IDEMPOTENCY_KEY_HEADER],
     });
@@ -84,6 +114,7 @@ export function buildApp(services: AppServices) {
       router: appRouter,
       createContext: ({ req }: { req: FastifyRequest }) => contextFor(req),
       onError: reportError,
+      maxBatchSize: config.TRPC_MAX_BATCH,
     },
   });
   registerAuditExport(app, config.API_PREFIX, contextFor);

@@ -3,8 +3,9 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AuditEventSchema } from '../audit/audit-event.entity.ts';
 import { exportAuditEventsInput } from '../audit/schemas.ts';
 import { auditWhere, toAuditEventOutput } from '../audit/service.ts';
+import { permissionsOf, rolesGranting } from '../auth/permissions.ts';
 import { isMongoUnavailable } from '../db/mongo.ts';
-import { isOperator } from '../shared/actor.ts';
+import { ANONYMOUS } from '../shared/actor.ts';
 import { safeError } from '../shared/log.ts';
 import type { Context } from '../trpc/context.ts';
 import { sendError } from './error-body.ts';
@@ -13,7 +14,7 @@ export const AUDIT_EXPORT_PATH = '/audit-events/export';
 
 /**
  * Streams audit events as JSON Lines, oldest first, one event per line in the `audit.list`
- * shape. It takes the filters of `audit.list` as query parameters and needs an operator.
+ * shape. It takes the filters of `audit.list` as query parameters and needs the audit.read permission.
  * tRPC cannot stream a response body of this size, so Fastify serves it directly.
  */
 export function registerAuditExport(
@@ -27,8 +28,17 @@ export function registerAuditExport(
       const status = ctx.actorProblem.kind === 'unauthorized' ? 401 : 400;
       return sendError(request, reply, status, ctx.actorProblem.message);
     }
-    if (!isOperator(ctx.actor)) {
-      return sendError(request, reply, 401, 'The audit export needs an operator.');
+    if (ctx.actor.id === ANONYMOUS) {
+      return sendError(request, reply, 401, 'The audit export needs credentials.');
+    }
+    if (!permissionsOf(ctx.actor.roles ?? []).has('audit.read')) {
+      const roles = rolesGranting('audit.read').join(', ');
+      return sendError(
+        request,
+        reply,
+        403,
+        `The audit export needs the audit.read permission, which the roles ${roles} grant`,
+      );
     }
     const parsed = exportAuditEventsInput.safeParse(request.query);
     if (!parsed.success) {

@@ -1,7 +1,10 @@
 import { generateOpenApiDocument } from 'trpc-to-openapi';
 import packageJson from '../../package.json' with { type: 'json' };
+import { API_KEY_HEADER } from '../auth/authenticate.ts';
+import { PERMISSIONS, PUBLIC, rolesGranting } from '../auth/permissions.ts';
 import { appRouter } from '../router.ts';
 import { DEV_OPERATOR_HEADER } from '../trpc/actor.ts';
+import type { KycMeta } from '../trpc/init.ts';
 import { AUDIT_EXPORT_PATH } from './audit-export.ts';
 
 const TAGS = [
@@ -11,8 +14,14 @@ const TAGS = [
     description: 'The review workflow: queue, assignment, status changes, decisions, notes',
   },
   { name: 'audit', description: 'The hash-chained audit trail: events, export and verification' },
+  { name: 'auth', description: 'The caller, and the API keys of machine clients' },
   { name: 'system', description: 'Audit delivery backlog and relay state' },
 ];
+
+/** Schemes of operations that API keys may call, and of those for operators only. */
+type Security = Record<string, string[]>[];
+const ANY_CALLER: Security = [{ bearerAuth: [] }, { apiKey: [] }, { devOperator: [] }];
+const OPERATORS: Security = [{ bearerAuth: [] }, { devOperator: [] }];
 
 /**
  * Builds the OpenAPI document of the REST API. `info.version` is the package version, so a
@@ -27,31 +36,69 @@ export function buildOpenApiDocument(title: string, apiPrefix: string) {
       'body: `message`, `code` and `data` with `code`, `httpStatus`, `requestId` and `issues` ' +
       '(each invalid field as a dotted `path` with a `message`).',
     baseUrl: apiPrefix,
-    tags: ['applications', 'review', 'audit', 'system'],
-    // Operations marked `protect` need an operator. Until authentication is configured, a
-    // development server reads the operator id from this header.
+    tags: ['applications', 'review', 'audit', 'auth', 'system'],
     paths: auditExportPaths(),
     securitySchemes: {
+      bearerAuth: {
+        type: 'http',
+        scheme: 'bearer',
+        bearerFormat: 'JWT',
+        description:
+          "An operator's token, signed with the server's shared secret or by the identity provider. The subject is the operator id and a claim (roles by default) holds the roles.",
+      },
+      apiKey: {
+        type: 'apiKey',
+        in: 'header',
+        name: API_KEY_HEADER,
+        description:
+          "A machine client's API key, created by an admin; keys hold the intake or auditor role.",
+      },
       devOperator: {
         type: 'apiKey',
         in: 'header',
         name: DEV_OPERATOR_HEADER,
         description:
-          'Development stand-in for authentication: the operator id to act as. Refused by servers running with NODE_ENV=production.',
+          'Development stand-in for authentication: the operator id to act as, with every role unless x-dev-roles lists some. Refused by servers running with NODE_ENV=production.',
       },
     },
   });
   document.info.license = { name: 'Apache-2.0', identifier: 'Apache-2.0' };
   document.tags = TAGS;
-  // trpc-to-openapi leaves `security` out of public operations; an empty list states that
-  // they need no credentials instead of leaving it unsaid.
-  for (const pathItem of Object.values(document.paths ?? {})) {
-    for (const method of ['get', 'post', 'put', 'patch', 'delete'] as const) {
-      const operation = pathItem[method];
-      if (operation && !operation.security) operation.security = [];
-    }
+  // Each operation states the credentials and the permission its procedure declares.
+  // `procedures` is flat at run time, keyed by dotted path, whatever its type says.
+  const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureWithMeta>;
+  for (const procedure of Object.values(procedures)) {
+    const meta = procedure._def.meta;
+    const route = meta?.openapi;
+    if (!route) continue;
+    const method = route.method.toLowerCase() as 'get' | 'post';
+    const operation = document.paths?.[route.path]?.[method];
+    if (!operation) continue;
+    describeAccess(operation, meta);
   }
   return document;
+}
+
+interface ProcedureWithMeta {
+  _def: { meta?: KycMeta };
+}
+
+interface Operation {
+  description?: string;
+  security?: Security;
+  'x-permission'?: string;
+}
+
+function describeAccess(operation: Operation, { access, operatorsOnly }: KycMeta) {
+  if (access === PUBLIC) {
+    operation.security = [];
+    return;
+  }
+  operation.security = operatorsOnly ? OPERATORS : ANY_CALLER;
+  if (!access || access === 'authenticated') return;
+  operation['x-permission'] = access;
+  const needs = `Needs the \`${access}\` permission (${PERMISSIONS[access].toLowerCase()}), which the roles ${rolesGranting(access).join(', ')} grant.`;
+  operation.description = operation.description ? `${operation.description}\n\n${needs}` : needs;
 }
 
 /** The JSON Lines export, which Fastify serves outside trpc-to-openapi, in the document. */
@@ -71,7 +118,8 @@ function auditExportPaths() {
         summary: 'Export audit events as JSON Lines, oldest first',
         description:
           'One event per line in the shape of `audit.list` items, streamed; the filters of `audit.list` apply.',
-        security: [{ devOperator: [] }],
+        security: ANY_CALLER,
+        'x-permission': 'audit.read',
         parameters: [
           filter('applicationId', 'Keep events of this application', 'uuid'),
           filter('actor', 'Keep events of this actor'),
@@ -85,7 +133,8 @@ function auditExportPaths() {
             content: { 'application/x-ndjson': { schema: { type: 'string' as const } } },
           },
           400: { description: 'Invalid input' },
-          401: { description: 'No operator' },
+          401: { description: 'No credentials, or credentials that are not accepted' },
+          403: { description: 'The caller lacks the audit.read permission' },
         },
       },
     },

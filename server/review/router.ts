@@ -7,7 +7,7 @@ import { ApplicationService } from '../applications/service.ts';
 import { recordRead } from '../audit/outbox.ts';
 import { isOperator } from '../shared/actor.ts';
 import type { Context } from '../trpc/context.ts';
-import { operatorProcedure, router } from '../trpc/init.ts';
+import { operatorAllow, router } from '../trpc/init.ts';
 import { queueSummary, readQueue } from './queue.ts';
 import {
   addNoteInput,
@@ -74,7 +74,7 @@ export async function applicationResponse(ctx: Context, application: Application
 const service = (ctx: Context) => new ReviewService(ctx.em, ctx.actor, ctx.review);
 
 export const reviewRouter = router({
-  queue: operatorProcedure
+  queue: operatorAllow('review.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -121,7 +121,7 @@ export const reviewRouter = router({
       };
     }),
 
-  summary: operatorProcedure
+  summary: operatorAllow('review.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -145,7 +145,7 @@ export const reviewRouter = router({
       };
     }),
 
-  workflow: operatorProcedure
+  workflow: operatorAllow('review.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -160,7 +160,7 @@ export const reviewRouter = router({
     .output(workflowOutput)
     .query(() => workflowDescription()),
 
-  claim: operatorProcedure
+  claim: operatorAllow('review.work')
     .meta(
       change(
         'claim',
@@ -174,7 +174,7 @@ export const reviewRouter = router({
       applicationResponse(ctx, await service(ctx).claim(input.id, input.version)),
     ),
 
-  assign: operatorProcedure
+  assign: operatorAllow('review.assign')
     .meta(
       change(
         'assign',
@@ -188,7 +188,7 @@ export const reviewRouter = router({
       applicationResponse(ctx, await service(ctx).assign(input.id, input.version, input.assignee)),
     ),
 
-  release: operatorProcedure
+  release: operatorAllow('review.work')
     .meta(
       change(
         'release',
@@ -202,7 +202,7 @@ export const reviewRouter = router({
       applicationResponse(ctx, await service(ctx).release(input.id, input.version)),
     ),
 
-  startReview: operatorProcedure
+  startReview: operatorAllow('review.work')
     .meta(change('start-review', 'Start the review', 'submitted → in_review, by the assignee.'))
     .input(versionInput)
     .output(applicationOutput)
@@ -210,7 +210,7 @@ export const reviewRouter = router({
       applicationResponse(ctx, await service(ctx).move(input.id, input.version, 'start_review')),
     ),
 
-  hold: operatorProcedure
+  hold: operatorAllow('review.work')
     .meta(change('hold', 'Put the review on hold', 'in_review → on_hold, by the assignee.'))
     .input(versionInput)
     .output(applicationOutput)
@@ -218,7 +218,7 @@ export const reviewRouter = router({
       applicationResponse(ctx, await service(ctx).move(input.id, input.version, 'hold')),
     ),
 
-  resume: operatorProcedure
+  resume: operatorAllow('review.work')
     .meta(change('resume', 'Resume the review', 'on_hold → in_review, by the assignee.'))
     .input(versionInput)
     .output(applicationOutput)
@@ -226,7 +226,7 @@ export const reviewRouter = router({
       applicationResponse(ctx, await service(ctx).move(input.id, input.version, 'resume')),
     ),
 
-  approve: operatorProcedure
+  approve: operatorAllow('review.work')
     .meta(
       change(
         'approve',
@@ -241,7 +241,7 @@ export const reviewRouter = router({
       return applicationResponse(ctx, await service(ctx).approve(id, version, decision));
     }),
 
-  reject: operatorProcedure
+  reject: operatorAllow('review.work')
     .meta(
       change('reject', 'Reject', 'By the assignee; `retryAllowed` lets the applicant resubmit.'),
     )
@@ -252,7 +252,7 @@ export const reviewRouter = router({
       return applicationResponse(ctx, await service(ctx).reject(id, version, decision));
     }),
 
-  requestResubmission: operatorProcedure
+  requestResubmission: operatorAllow('review.work')
     .meta(
       change(
         'request-resubmission',
@@ -270,7 +270,7 @@ export const reviewRouter = router({
       );
     }),
 
-  overrideRisk: operatorProcedure
+  overrideRisk: operatorAllow('review.work')
     .meta(
       change(
         'override-risk',
@@ -285,7 +285,7 @@ export const reviewRouter = router({
       return applicationResponse(ctx, await service(ctx).overrideRisk(id, version, override));
     }),
 
-  confirm: operatorProcedure
+  confirm: operatorAllow('review.confirm')
     .meta(
       change(
         'confirm',
@@ -299,7 +299,7 @@ export const reviewRouter = router({
       applicationResponse(ctx, await service(ctx).confirm(input.id, input.version, input.comment)),
     ),
 
-  decline: operatorProcedure
+  decline: operatorAllow('review.confirm')
     .meta(change('decline', 'Turn down the pending decision', 'The review continues in in_review.'))
     .input(declineInput)
     .output(applicationOutput)
@@ -307,7 +307,7 @@ export const reviewRouter = router({
       applicationResponse(ctx, await service(ctx).decline(input.id, input.version, input.comment)),
     ),
 
-  addNote: operatorProcedure
+  addNote: operatorAllow('review.work')
     .meta({
       openapi: {
         method: 'POST',
@@ -326,7 +326,7 @@ export const reviewRouter = router({
       return { id: note.id, author: note.author, text: note.text, createdAt: note.createdAt };
     }),
 
-  timeline: operatorProcedure
+  timeline: operatorAllow('review.read')
     .meta({
       openapi: {
         method: 'GET',

@@ -57,7 +57,7 @@ const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/u;
 const VISIBLE = /[\p{L}\p{N}\p{P}\p{S}]/u;
 
 export const operatorId = normalizedString(normalizeOperatorId, 256).meta({
-  description: 'Operator id: 1-128 letters, digits and . _ @ : -, compared in lower case',
+  description: 'Operator id: 1-128 letters, digits and . _ @ : | -, compared in lower case',
   examples: ['analyst.kim'],
 });
 

@@ -8,6 +8,7 @@ import { assessSubmission, type SubmissionData } from '../applications/service.t
 import { isOpenStatus } from '../applications/status.ts';
 import type { AuditChange } from '../audit/audit-event.entity.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
+import { type Permission, permissionsOf, rolesGranting } from '../auth/permissions.ts';
 import type { RiskLevel } from '../risk/score.ts';
 import type { Actor, Operator } from '../shared/actor.ts';
 import { conflict, DomainError, forbidden, invalidInput, notFound } from '../shared/errors.ts';
@@ -113,7 +114,7 @@ export class ReviewService {
   release(id: string, version: number): Promise<Application> {
     return this.change(id, version, async (tx, application, now) => {
       this.requireOpen(application, 'release');
-      this.requireAssignee(application, 'release');
+      if (!this.can('review.assign')) this.requireAssignee(application, 'release');
       const previous = application.assigneeId ?? null;
       const voided = await this.voidPending(tx, application, now, 'it was released');
       application.assigneeId = null;
@@ -139,6 +140,7 @@ export class ReviewService {
     return this.change(id, version, (tx, application, now) => {
       this.checkReason('approve', input);
       this.requireAssignee(application, 'approve');
+      this.requireHighRiskPermission(application, 'approve');
       // Four-eyes: a high-risk approval waits for a second operator.
       const pending = application.riskLevel === 'high';
       const name: TransitionName = pending ? 'propose_approval' : 'approve';
@@ -152,6 +154,7 @@ export class ReviewService {
     return this.change(id, version, (tx, application, now) => {
       this.checkReason('reject', input);
       this.requireAssignee(application, 'reject');
+      this.requireHighRiskPermission(application, 'reject');
       if (input.retryAllowed) this.requireResubmissionLeft(application, 'allow a retry');
       const decision = this.decide(tx, application, now, 'reject', input, false);
       decision.retryAllowed = input.retryAllowed;
@@ -164,6 +167,7 @@ export class ReviewService {
     return this.change(id, version, (tx, application, now) => {
       this.checkReason('request_resubmission', input);
       this.requireAssignee(application, 'request_resubmission');
+      this.requireHighRiskPermission(application, 'request_resubmission');
       this.requireResubmissionLeft(application, 'request a resubmission');
       const decision = this.decide(tx, application, now, 'request_resubmission', input, false);
       applyTransition(tx, application, 'request_resubmission', this.actor, now, {
@@ -181,6 +185,7 @@ export class ReviewService {
   overrideRisk(id: string, version: number, input: RiskOverrideInput): Promise<Application> {
     return this.change(id, version, (tx, application, now) => {
       this.requireAssignee(application, 'propose_risk_override');
+      this.requireHighRiskPermission(application, 'propose_risk_override');
       if (input.riskLevel === application.riskLevel) {
         throw invalidInput([
           {
@@ -533,6 +538,19 @@ export class ReviewService {
         : 'not assigned; claim it first';
       throw forbidden(
         `Only the assignee may ${action} application ${application.id}; it is ${who}`,
+      );
+    }
+  }
+
+  private can(permission: Permission): boolean {
+    return permissionsOf(this.actor.roles ?? []).has(permission);
+  }
+
+  /** Deciding a high-risk application, or changing its risk level, is for supervisors. */
+  private requireHighRiskPermission(application: Application, action: TransitionName) {
+    if (application.riskLevel === 'high' && !this.can('review.decide_high_risk')) {
+      throw forbidden(
+        `Application ${application.id} is high risk: to ${action} it needs the review.decide_high_risk permission, which the roles ${rolesGranting('review.decide_high_risk').join(', ')} grant`,
       );
     }
   }

@@ -1,3 +1,5 @@
+import type { Role } from '../auth/permissions.ts';
+
 /** The operator or client behind a request, recorded on every audit event. */
 export interface Actor {
   /** Operator id, client id, or "anonymous" for a caller without credentials. */
@@ -10,6 +12,8 @@ export interface Actor {
   requestId: string | null;
   /** Address the request came from, as the HTTP server sees it (proxies trusted by config). */
   clientAddress?: string | null;
+  /** Roles the credentials carry; none for anonymous callers and the server's commands. */
+  roles?: readonly Role[];
 }
 
 export interface Operator extends Actor {

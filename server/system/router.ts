@@ -1,6 +1,7 @@
 import { z } from 'zod';
+import { PUBLIC } from '../auth/permissions.ts';
 import { dateTimeOutput } from '../shared/zod-fields.ts';
-import { publicProcedure, router } from '../trpc/init.ts';
+import { allow, router } from '../trpc/init.ts';
 
 const statusOutput = z.object({
   auditBacklog: z.object({
@@ -38,7 +39,7 @@ const statusOutput = z.object({
 });
 
 export const systemRouter = router({
-  status: publicProcedure
+  status: allow(PUBLIC)
     .meta({
       openapi: {
         method: 'GET',

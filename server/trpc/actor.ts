@@ -1,6 +1,3 @@
-import type { Config } from '../config.ts';
-import { type Actor, anonymousClient } from '../shared/actor.ts';
-import { type DomainError, invalidInput, unauthorized } from '../shared/errors.ts';
 import { invalid, type Normalized, valid } from '../shared/result.ts';
 
 /**
@@ -9,65 +6,28 @@ import { invalid, type Normalized, valid } from '../shared/result.ts';
  */
 export const DEV_OPERATOR_HEADER = 'x-dev-operator';
 
-const OPERATOR_ID = /^[a-z0-9][a-z0-9._@:-]{0,127}$/;
+const OPERATOR_ID = /^[a-z0-9][a-z0-9._@:|-]{0,127}$/;
 
 /** Ids the server uses for itself and for callers without credentials. */
 const RESERVED_IDS = new Set(['anonymous', 'none', 'system']);
-const RESERVED_PREFIXES = ['system:', 'import:'];
+const RESERVED_PREFIXES = ['system:', 'import:', 'key:'];
 
 /**
  * Checks an operator id and lower-cases it, so that "Alice" and "alice" are one operator.
- * Ids the server gives itself ("anonymous", "system:…", "import:…") and "none", which the
+ * Ids the server gives itself ("anonymous", "system:…", "import:…", "key:…") and "none", which the
  * queue reads as the unassigned pool, are rejected.
+ * NOTE: token subjects are lower-cased as well. With an identity provider whose subjects may
+ * differ only in case, set AUTH_SUBJECT_CLAIM to a claim compared without case, such as email.
  */
 export function normalizeOperatorId(input: string): Normalized<string> {
   const id = input.toLowerCase();
   if (!OPERATOR_ID.test(id)) {
     return invalid(
-      'must be one operator id: 1-128 letters, digits and . _ @ : -, starting with a letter or digit',
+      'must be one operator id: 1-128 letters, digits and . _ @ : | -, starting with a letter or digit',
     );
   }
   if (RESERVED_IDS.has(id) || RESERVED_PREFIXES.some((prefix) => id.startsWith(prefix))) {
     return invalid(`"${id}" is reserved for the server and cannot name an operator`);
   }
   return valid(id);
-}
-
-export interface ResolvedActor {
-  actor: Actor;
-  /** Error for credentials that are not accepted; procedures throw it before they run. */
-  problem: DomainError | null;
-}
-
-/**
- * Decides who is acting on a request. This is the only place that reads credentials; the
- * procedures see the result in the context.
- */
-export function resolveActor(
-  config: Pick<Config, 'NODE_ENV'>,
-  requestId: string,
-  devOperator: string | string[] | undefined,
-  clientAddress: string | null = null,
-): ResolvedActor {
-  const anonymous = anonymousClient(requestId, clientAddress);
-  if (devOperator === undefined) return { actor: anonymous, problem: null };
-  if (config.NODE_ENV === 'production') {
-    return {
-      actor: anonymous,
-      problem: unauthorized(
-        `The ${DEV_OPERATOR_HEADER} header is a development stand-in for authentication and is refused when NODE_ENV=production`,
-      ),
-    };
-  }
-  const id =
-    typeof devOperator === 'string'
-      ? normalizeOperatorId(devOperator)
-      : invalid('must be sent once, with one operator id');
-  if (!id.ok) {
-    return {
-      actor: anonymous,
-      problem: invalidInput([{ path: `header ${DEV_OPERATOR_HEADER}`, message: id.message }]),
-    };
-  }
-  return { actor: { id: id.value, kind: 'operator', requestId, clientAddress }, problem: null };
 }

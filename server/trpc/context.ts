@@ -3,12 +3,14 @@ import type { EntityManager as MongoEntityManager, MikroORM as MongoORM } from '
 import type { EntityManager, MikroORM as PostgresORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import type { AuditRelay } from '../audit/relay.ts';
+import type { Authentication } from '../auth/authenticate.ts';
+import type { FailureLimiter } from '../auth/failures.ts';
+import type { TokenVerifier } from '../auth/tokens.ts';
 import type { Config } from '../config.ts';
 import { type ReviewSettings, reviewSettings } from '../review/settings.ts';
-import type { Actor } from '../shared/actor.ts';
+import { type Actor, anonymousClient } from '../shared/actor.ts';
 import type { DomainError } from '../shared/errors.ts';
 import type { InFlight } from '../shared/in-flight.ts';
-import { resolveActor } from './actor.ts';
 
 /** Long-lived dependencies shared by every request. */
 export interface AppServices {
@@ -21,11 +23,16 @@ export interface AppServices {
   anchorKey?: KeyObject | null;
   /** Procedures in progress, which a shutdown waits for. */
   inFlight?: InFlight;
+  /** Verifier of operator tokens; null when no token issuer is configured. */
+  verifier?: TokenVerifier | null;
+  /** Counts failed authentications; one per process. */
+  authFailures?: FailureLimiter;
 }
 
-/** Credentials a request presents. */
+/** What the HTTP layer learned about a request before the procedure runs. */
 export interface Credentials {
-  devOperator?: string | string[];
+  /** Who the credentials name; anonymous when absent. */
+  auth?: Authentication;
   /** Address the request came from, as the HTTP server sees it. */
   clientAddress?: string;
   /** The Idempotency-Key header, checked by the procedures that take one. */
@@ -59,12 +66,10 @@ export function createContext(
   log: Logger,
   credentials: Credentials = {},
 ): Context {
-  const { actor, problem } = resolveActor(
-    services.config,
-    requestId,
-    credentials.devOperator,
-    credentials.clientAddress ?? null,
-  );
+  const { actor, problem } = credentials.auth ?? {
+    actor: anonymousClient(requestId, credentials.clientAddress ?? null),
+    problem: null,
+  };
   return {
     requestId,
     log,

@@ -1,14 +1,25 @@
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { OpenApiMeta } from 'trpc-to-openapi';
-import { isOperator } from '../shared/actor.ts';
-import { DEV_OPERATOR_HEADER } from './actor.ts';
+import {
+  type Access,
+  AUTHENTICATED,
+  PERMISSIONS,
+  type Permission,
+  PUBLIC,
+  permissionsOf,
+  rolesGranting,
+} from '../auth/permissions.ts';
+import { ANONYMOUS, isOperator } from '../shared/actor.ts';
 import type { Context } from './context.ts';
 import { errorDetails, fieldIssues, toTRPCError } from './errors.ts';
 
+/** Procedure metadata: the REST mapping, and what a caller needs to call the procedure. */
+export type KycMeta = OpenApiMeta & { access?: Access; operatorsOnly?: boolean };
+
 const t = initTRPC
   .context<Context>()
-  .meta<OpenApiMeta>()
+  .meta<KycMeta>()
   .create({
     transformer: superjson,
     // The same shape reaches tRPC clients and, through trpc-to-openapi, REST clients.
@@ -65,12 +76,39 @@ const trackInFlight = t.middleware(({ ctx, next }) =>
   ctx.inFlight ? ctx.inFlight.run(() => next()) : next(),
 );
 
+/**
+ * Lets a call through when the caller holds what the procedure declares in `meta.access`.
+ * A procedure that declares nothing is closed to everyone.
+ */
+const authorize = t.middleware(({ ctx, meta, next }) => {
+  const access = meta?.access;
+  if (access === PUBLIC) return next();
+  if (ctx.actor.id === ANONYMOUS) {
+    throw new TRPCError({
+      code: 'UNAUTHORIZED',
+      message:
+        'This procedure needs credentials: an operator token (authorization: Bearer) or an API key (x-api-key)',
+    });
+  }
+  if (access === AUTHENTICATED) return next();
+  if (!access) {
+    throw new TRPCError({ code: 'FORBIDDEN', message: 'This procedure declares no permission' });
+  }
+  if (!permissionsOf(ctx.actor.roles ?? []).has(access)) {
+    throw new TRPCError({
+      code: 'FORBIDDEN',
+      message: `This needs the ${access} permission (${PERMISSIONS[access]}), which the roles ${rolesGranting(access).join(', ')} grant`,
+    });
+  }
+  return next();
+});
+
 const requireOperator = t.middleware(({ ctx, next }) => {
   const actor = ctx.actor;
   if (!isOperator(actor)) {
     throw new TRPCError({
-      code: 'UNAUTHORIZED',
-      message: `This procedure needs an operator. Until authentication is configured, development servers read the operator id from the ${DEV_OPERATOR_HEADER} header.`,
+      code: 'FORBIDDEN',
+      message: 'This procedure is for operators; API keys cannot call it',
     });
   }
   return next({ ctx: { operator: actor } });
@@ -79,6 +117,9 @@ const requireOperator = t.middleware(({ ctx, next }) => {
 export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 /** Every procedure starts here, so domain and ORM errors are mapped the same way everywhere. */
-export const publicProcedure = t.procedure.use(trackInFlight).use(mapErrors);
-/** Procedures of the back office, for operators only; `ctx.operator` is the acting operator. */
-export const operatorProcedure = publicProcedure.use(requireOperator);
+const baseProcedure = t.procedure.use(trackInFlight).use(mapErrors).use(authorize);
+/** A procedure that any caller holding `access` may call; PUBLIC needs no credentials. */
+export const allow = (access: Access) => baseProcedure.meta({ access });
+/** A procedure for operators holding `permission`; `ctx.operator` is the acting operator. */
+export const operatorAllow = (permission: Permission) =>
+  baseProcedure.meta({ access: permission, operatorsOnly: true }).use(requireOperator);

@@ -53,6 +53,11 @@ export async function dropDatabase(name: string): Promise<void> {
   await adminQuery(`drop database if exists "${name}" with (force)`);
 }
 
+/** The secret, issuer and audience of the operator tokens that test servers accept. */
+export const TEST_JWT_SECRET = 'test-secret-of-the-kyc-back-office-suite';
+export const TEST_JWT_ISSUER = 'https://idp.test.invalid/';
+export const TEST_JWT_AUDIENCE = 'kyc-back-office';
+
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     DATABASE_URL: TEST_DATABASE_URL,
@@ -61,6 +66,9 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     PORT: '0',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     NODE_ENV: 'test',
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    AUTH_ISSUER: TEST_JWT_ISSUER,
+    AUTH_AUDIENCE: TEST_JWT_AUDIENCE,
     ...overrides,
   });
 }

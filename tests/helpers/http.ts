@@ -6,14 +6,26 @@ export interface RestResponse {
   body: any;
 }
 
+/** The development operator, with every role, that test requests act as by default. */
+export const TEST_OPERATOR = 'tester';
+const CREDENTIAL_HEADERS = new Set(['authorization', 'x-api-key', 'x-dev-operator']);
+
 /** Calls the server over plain HTTP and parses a JSON body when there is one. */
 export async function http(
   baseUrl: string,
   method: string,
   path: string,
-  options: { json?: unknown; body?: string; headers?: Record<string, string> } = {},
+  options: {
+    json?: unknown;
+    body?: string;
+    headers?: Record<string, string>;
+    /** Sends no credentials; without it, a request that names none acts as TEST_OPERATOR. */
+    anonymous?: boolean;
+  } = {},
 ): Promise<RestResponse> {
   const headers: Record<string, string> = { ...options.headers };
+  const named = Object.keys(headers).some((name) => CREDENTIAL_HEADERS.has(name.toLowerCase()));
+  if (!named && !options.anonymous) headers['x-dev-operator'] = TEST_OPERATOR;
   let body = options.body;
   if (options.json !== undefined) {
     body = JSON.stringify(options.json);

@@ -1,0 +1,58 @@
+/** Roles an operator token or an API key can carry. */
+export const ROLES = ['intake', 'analyst', 'supervisor', 'auditor', 'admin'] as const;
+export type Role = (typeof ROLES)[number];
+
+/**
+ * What a procedure needs. Each procedure declares one; the roles that grant it are in
+ * ROLE_PERMISSIONS, the only place that maps roles to permissions.
+ */
+export const PERMISSIONS = {
+  'applications.submit': 'Create, resubmit and withdraw applications',
+  'applications.read': 'Read applications and list them',
+  'review.read': 'Read the queue, its summary, the workflow and timelines',
+  'review.work': 'Claim, review, annotate and decide low- and medium-risk applications',
+  'review.decide_high_risk': 'Decide high-risk applications',
+  'review.assign': "Assign applications to operators and release others' claims",
+  'review.confirm': 'Confirm or decline a decision that waits for a second operator',
+  'audit.read': 'Read and export audit events',
+  'audit.verify': 'Verify the audit chains and anchors',
+  'keys.manage': 'Create, list and revoke API keys',
+} as const;
+export type Permission = keyof typeof PERMISSIONS;
+
+/** Marks a procedure that needs no credentials: health and the server's status. */
+export const PUBLIC = 'public';
+/** Marks a procedure that any caller with valid credentials may use. */
+export const AUTHENTICATED = 'authenticated';
+export type Access = Permission | typeof PUBLIC | typeof AUTHENTICATED;
+
+export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
+  intake: ['applications.submit'],
+  analyst: ['applications.submit', 'applications.read', 'review.read', 'review.work'],
+  supervisor: [
+    'applications.submit',
+    'applications.read',
+    'review.read',
+    'review.work',
+    'review.decide_high_risk',
+    'review.assign',
+    'review.confirm',
+    'audit.read',
+  ],
+  auditor: ['applications.read', 'review.read', 'audit.read', 'audit.verify'],
+  admin: ['keys.manage', 'audit.verify'],
+};
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
+}
+
+/** Computes the permissions that a set of roles grants. */
+export function permissionsOf(roles: readonly Role[]): ReadonlySet<Permission> {
+  return new Set(roles.flatMap((role) => ROLE_PERMISSIONS[role]));
+}
+
+/** Lists the roles that grant `permission`, for error messages and the API document. */
+export function rolesGranting(permission: Permission): Role[] {
+  return ROLES.filter((role) => ROLE_PERMISSIONS[role].includes(permission));
+}
