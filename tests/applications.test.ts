@@ -293,7 +293,7 @@ intake('records the audit event in MongoDB', async ({ url }) => {
   }, 5_000);
 
   assert.is(event.action, 'application.created');
-  assert.is(event.actor, 'anonymous');
+  assert.is(event.actor, TEST_OPERATOR);
   assert.is(event.requestId, created.headers.get('x-request-id'));
   assert.is(event.applicationId, created.body.id);
   const status = event.changes.find((change: { field: string }) => change.field === 'status');

@@ -182,8 +182,8 @@ chain('records who read personal data', async (context) => {
   assert.is(read?.clientAddress, '127.0.0.1');
   assert.equal(read?.changes, [{ field: 'view', value: 'application' }]);
   const created = events.find((event) => event.action === 'application.created');
-  assert.is(created?.actor, 'anonymous');
-  assert.is(created?.actorKind, 'client');
+  assert.is(created?.actor, 'intake-desk');
+  assert.is(created?.actorKind, 'operator');
   assert.is(created?.clientAddress, '127.0.0.1');
 });
 
@@ -474,11 +474,21 @@ chain('server refuses a public anchor key', async (context) => {
   }
 });
 
-chain('audit reads need an operator', async (context) => {
+chain('audit reads need credentials and a permission', async (context) => {
   const id = randomUUID();
-  for (const path of ['/audit/verify', '/audit-events', `/applications/${id}/audit-events`]) {
-    const response = await http(context.server.url, 'GET', `/api/v1${path}`);
-    assert.is(response.status, 401, path);
+  const paths = [
+    '/audit/verify',
+    '/audit-events',
+    `/applications/${id}/audit-events`,
+    '/audit-events/export',
+  ];
+  const intake = { 'x-dev-operator': 'intake-desk', 'x-dev-roles': 'intake' };
+  for (const path of paths) {
+    const anonymous = await http(context.server.url, 'GET', `/api/v1${path}`, { anonymous: true });
+    assert.is(anonymous.status, 401, path);
+    const refused = await http(context.server.url, 'GET', `/api/v1${path}`, { headers: intake });
+    assert.is(refused.status, 403, path);
+    assert.match(refused.body.message, /permission/, path);
   }
 });
 
@@ -656,7 +666,7 @@ chain('exports audit events as JSON Lines', async (context) => {
   const applicationId = events[0]?.applicationId ?? '';
   const path = `/api/v1/audit-events/export?applicationId=${applicationId}`;
 
-  const refused = await http(context.server.url, 'GET', path);
+  const refused = await http(context.server.url, 'GET', path, { anonymous: true });
   assert.is(refused.status, 401);
 
   const response = await fetch(`${context.server.url}${path}`, { headers: OPERATOR });

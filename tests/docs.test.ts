@@ -23,6 +23,8 @@ docs('lists every REST procedure under the prefix', async ({ url }) => {
   assert.is(response.body.openapi.slice(0, 3), '3.1');
   assert.equal(response.body.servers, [{ url: '/api/v1' }]);
   assert.equal(Object.keys(response.body.paths).sort(), [
+    '/api-keys',
+    '/api-keys/{id}/revoke',
     '/applications',
     '/applications/{id}',
     '/applications/{id}/approve',
@@ -45,6 +47,7 @@ docs('lists every REST procedure under the prefix', async ({ url }) => {
     '/audit-events',
     '/audit-events/export',
     '/audit/verify',
+    '/me',
     '/queue',
     '/queue/summary',
     '/status',
@@ -72,22 +75,34 @@ docs('documents list filters as query parameters', async ({ url }) => {
   ]);
 });
 
-docs('marks operator operations with the development operator scheme', async ({ url }) => {
+docs('states the credentials and permission of each operation', async ({ url }) => {
   const response = await http(url, 'GET', '/openapi.json');
   const { paths, components } = response.body;
+  const anyCaller = [{ bearerAuth: [] }, { apiKey: [] }, { devOperator: [] }];
+  const operators = [{ bearerAuth: [] }, { devOperator: [] }];
 
-  assert.equal(components.securitySchemes.devOperator, {
-    type: 'apiKey',
-    in: 'header',
-    name: 'x-dev-operator',
-    description: components.securitySchemes.devOperator.description,
-  });
-  assert.equal(paths['/queue'].get.security, [{ devOperator: [] }]);
-  assert.equal(paths['/applications/{id}/approve'].post.security, [{ devOperator: [] }]);
-  assert.equal(paths['/applications'].post.security, []);
-  const approve = paths['/applications/{id}/approve'].post;
-  assert.ok(approve.responses['409'], 'approve documents 409');
-  assert.ok(approve.responses['403'], 'approve documents 403');
+  assert.equal(components.securitySchemes.bearerAuth.scheme, 'bearer');
+  assert.equal(components.securitySchemes.apiKey.name, 'x-api-key');
+  assert.equal(components.securitySchemes.devOperator.name, 'x-dev-operator');
+  assert.equal(paths['/queue'].get.security, operators);
+  assert.is(paths['/queue'].get['x-permission'], 'review.read');
+  assert.equal(paths['/applications/{id}/approve'].post.security, operators);
+  assert.is(paths['/applications/{id}/approve'].post['x-permission'], 'review.work');
+  assert.equal(paths['/applications'].post.security, anyCaller);
+  assert.is(paths['/applications'].post['x-permission'], 'applications.submit');
+  assert.match(paths['/applications'].post.description, 'roles intake, analyst, supervisor');
+  assert.equal(paths['/status'].get.security, []);
+  for (const [path, item] of Object.entries<Record<string, any>>(paths)) {
+    for (const [method, operation] of Object.entries<any>(item)) {
+      if (path === '/status') continue;
+      const name = `${method} ${path}`;
+      assert.ok(operation.responses['401'], `${name} documents 401`);
+      assert.ok(operation.responses['429']?.headers?.['Retry-After'], `${name} documents 429`);
+      if (path === '/me') continue;
+      assert.ok(operation['x-permission'], `${name} names its permission`);
+      assert.ok(operation.responses['403'], `${name} documents 403`);
+    }
+  }
 });
 
 docs('served document matches the committed snapshot', async ({ url }) => {

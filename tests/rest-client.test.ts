@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { runId, sharedServer } from './helpers/env.ts';
 import { runNode } from './helpers/process.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
+import { operatorToken } from './helpers/tokens.ts';
 
 interface Context {
   url: string;
@@ -17,7 +18,10 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const CLIENT = `import createClient from 'openapi-fetch';
 import type { paths } from './schema.ts';
 
-const client = createClient<paths>({ baseUrl: \`\${process.env.KYC_URL}/api/v1\` });
+const client = createClient<paths>({
+  baseUrl: \`\${process.env.KYC_URL}/api/v1\`,
+  headers: { authorization: \`Bearer \${process.env.KYC_TOKEN}\` },
+});
 const key = \`rest-\${Date.now()}\`;
 const body = {
   externalReference: key,
@@ -113,7 +117,7 @@ restClient('typechecks and runs create, get and list', async ({ url, dir }) => {
 
   const result = await runNode(['--import', 'tsx', `${dir}/client.ts`], {
     cwd: ROOT,
-    env: { KYC_URL: url },
+    env: { KYC_URL: url, KYC_TOKEN: await operatorToken('rest-client', ['intake', 'analyst']) },
   });
   assert.is(result.code, 0, result.stderr);
   const output = JSON.parse(result.stdout);

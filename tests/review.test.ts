@@ -515,19 +515,29 @@ review(
 );
 
 review(
-  'operator procedures need an operator; a malformed operator id is 400',
+  'review procedures need an operator with a permission; a malformed operator id is 400',
   async ({ url, clients }) => {
     const app = await inStatus(clients, 'submitted');
+    const { key } = await clients.alice.auth.createApiKey.mutate({
+      name: 'audit export job',
+      roles: ['auditor'],
+    });
+    const machine = createKycClient({ url, apiKey: key });
 
-    const none = await expectTRPCError(clients.intake.review.queue.query({}));
+    const intake = await expectTRPCError(clients.intake.review.queue.query({}));
+    const keyed = await expectTRPCError(machine.review.queue.query({}));
     const rest = await http(url, 'POST', `${API}/applications/${app.id}/claim`, {
       json: { version: app.version },
+      anonymous: true,
     });
     const bad = await http(url, 'GET', `${API}/queue`, { headers: { 'x-dev-operator': 'a b' } });
 
-    assert.is(none.data?.httpStatus, 401);
+    assert.is(intake.data?.httpStatus, 403);
+    assert.match(intake.message, 'review.read');
+    assert.is(keyed.data?.httpStatus, 403);
+    assert.match(keyed.message, 'for operators');
     assert.is(rest.status, 401);
-    assert.match(rest.body.message, 'x-dev-operator');
+    assert.match(rest.body.message, 'credentials');
     assert.is(bad.status, 400);
     assert.equal(
       bad.body.data.issues.map((issue: { path: string }) => issue.path),
@@ -618,7 +628,7 @@ review(
 
 review(
   'callers that are not operators see no internal comments or operator ids',
-  async ({ clients }) => {
+  async ({ url, clients }) => {
     const app = await inStatus(clients, 'in_review');
     await clients.alice.review.reject.mutate({
       id: app.id,
@@ -629,16 +639,22 @@ review(
       retryAllowed: true,
     });
 
-    const asIntake = await clients.intake.applications.get.query({ id: app.id });
+    const { key } = await clients.alice.auth.createApiKey.mutate({
+      name: 'case archive',
+      roles: ['auditor'],
+    });
+    const asClient = await createKycClient({ url, apiKey: key }).applications.get.query({
+      id: app.id,
+    });
     const asOperator = await clients.bob.applications.get.query({ id: app.id });
 
-    assert.is(asIntake.review.decision?.reasonCode, 'data_mismatch');
+    assert.is(asClient.review.decision?.reasonCode, 'data_mismatch');
     assert.is(
-      asIntake.review.decision?.applicantMessage,
+      asClient.review.decision?.applicantMessage,
       'Your photo does not match your document.',
     );
-    assert.is(asIntake.review.decision?.internalComment, null);
-    assert.is(asIntake.review.decision?.decidedBy, null);
+    assert.is(asClient.review.decision?.internalComment, null);
+    assert.is(asClient.review.decision?.decidedBy, null);
     assert.is(
       asOperator.review.decision?.internalComment,
       'Selfie does not match the passport photo',

@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { sharedServer } from './helpers/env.ts';
 import { type ProcessResult, runNode, runNpm } from './helpers/process.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
+import { operatorToken } from './helpers/tokens.ts';
 
 // The SDK as a consumer gets it: packed, installed from the tarball into an empty project
 // outside this repository, typechecked and run against the server.
@@ -207,8 +208,12 @@ await kyc.applications.get.query({ id: 42 });
 );
 
 sdkPackage('the README examples run against the server', async ({ dir, url }) => {
+  const token = await operatorToken('analyst-ana', ['analyst']);
   const run = async (name: string) =>
-    succeeded(await runNode([name], { cwd: dir, env: { KYC_URL: url } }), name).split('\n');
+    succeeded(
+      await runNode([name], { cwd: dir, env: { KYC_URL: url, KYC_TOKEN: token } }),
+      name,
+    ).split('\n');
 
   const quickstart = await run('quickstart.ts');
   const [, id, status] = quickstart[0]?.split(' ') ?? [];

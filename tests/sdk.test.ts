@@ -1,7 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as assert from 'uvu/assert';
-import { TEST_OPERATOR } from './helpers/http.ts';
 import {
   allPages,
   ConflictError,
@@ -16,9 +15,10 @@ import {
   ValidationError,
 } from '../sdk/src/index.ts';
 import { sharedServer } from './helpers/env.ts';
-import { operatorToken } from './helpers/tokens.ts';
 import { applicationInput } from './helpers/fixtures.ts';
+import { TEST_OPERATOR } from './helpers/http.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
+import { operatorToken } from './helpers/tokens.ts';
 
 interface Context {
   url: string;
@@ -96,7 +96,9 @@ sdk('throws typed errors with the request id', async ({ url, client }) => {
     }),
   );
   const conflict = await errorOf(client.applications.create.mutate(input));
-  const unauthorized = await errorOf(client.review.queue.query({}));
+  const unauthorized = await errorOf(
+    createKycClient({ url }).applications.get.query({ id: app.id }),
+  );
   const forbidden = await errorOf(
     bob.review.startReview.mutate({ id: app.id, version: claimed.version }),
   );

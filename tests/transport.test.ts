@@ -11,6 +11,7 @@ import {
 import { applicationInput } from './helpers/fixtures.ts';
 import { http, rawRequest } from './helpers/http.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
+import { operatorToken } from './helpers/tokens.ts';
 
 const API = '/api/v1';
 
@@ -221,6 +222,8 @@ httpErrors.run();
 interface ProductionContext {
   server: RunningServer;
   database: string;
+  /** A supervisor's token: production servers refuse the development header. */
+  headers: Record<string, string>;
 }
 
 const production = suite<ProductionContext>('production errors');
@@ -232,14 +235,17 @@ production.before(async (context) => {
   const url = await freshDatabase(context.database);
   onTeardown(() => dropDatabase(context.database));
   context.server = await startTestServer({ DATABASE_URL: url, NODE_ENV: 'production' });
+  context.headers = {
+    authorization: `Bearer ${await operatorToken('prod-supervisor', ['supervisor'])}`,
+  };
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   await client.query('alter table applications rename column created_at to created_at_broken');
   await client.end();
 });
 
-production('hides internal details of a 500', async ({ server }) => {
-  const response = await http(server.url, 'GET', `${API}/applications`);
+production('hides internal details of a 500', async ({ server, headers }) => {
+  const response = await http(server.url, 'GET', `${API}/applications`, { headers });
 
   assert.is(response.status, 500);
   assert.is(response.body.message, 'An unexpected error occurred');
@@ -251,11 +257,12 @@ production('hides internal details of a 500', async ({ server }) => {
   }
 });
 
-production('hides internal details over tRPC', async ({ server }) => {
+production('hides internal details over tRPC', async ({ server, headers }) => {
   const response = await http(
     server.url,
     'GET',
     `/trpc/applications.list?input=${encodeURIComponent('{"json":{}}')}`,
+    { headers },
   );
 
   assert.is(response.status, 500);
@@ -264,10 +271,10 @@ production('hides internal details over tRPC', async ({ server }) => {
   assert.not.ok(text.includes('stack'), text);
 });
 
-production('hides library text of unreadable tRPC input', async ({ server }) => {
+production('hides library text of unreadable tRPC input', async ({ server, headers }) => {
   const response = await http(server.url, 'POST', '/trpc/applications.create', {
     body: 'null',
-    headers: { 'content-type': 'application/json' },
+    headers: { ...headers, 'content-type': 'application/json' },
   });
 
   assert.is(response.status, 400);
@@ -277,8 +284,8 @@ production('hides library text of unreadable tRPC input', async ({ server }) => 
   );
 });
 
-production('keeps field issues in a 400', async ({ server }) => {
-  const response = await http(server.url, 'GET', `${API}/applications?limit=0`);
+production('keeps field issues in a 400', async ({ server, headers }) => {
+  const response = await http(server.url, 'GET', `${API}/applications?limit=0`, { headers });
 
   assert.is(response.status, 400);
   assert.equal(

@@ -185,7 +185,10 @@ export const applicationsRouter = router({
         summary: "List an application's audit events, newest first",
         description: 'For operators: events carry operator ids, request ids and client addresses.',
         protect: true,
-        errorResponses: { ...READ_ERRORS, 401: 'No operator' },
+        errorResponses: {
+          ...READ_ERRORS,
+          401: 'No credentials, or credentials that are not accepted',
+        },
       },
     })
     .input(listApplicationAuditEventsInput)

@@ -21,7 +21,7 @@ export const auditRouter = router({
         protect: true,
         errorResponses: {
           400: 'Invalid input',
-          401: 'No operator',
+          401: 'No credentials, or credentials that are not accepted',
           500: 'Unexpected error',
           503: 'MongoDB is unavailable',
         },
@@ -46,7 +46,7 @@ export const auditRouter = router({
         protect: true,
         errorResponses: {
           400: 'Invalid input',
-          401: 'No operator',
+          401: 'No credentials, or credentials that are not accepted',
           500: 'Unexpected error',
           503: 'A database is unavailable',
         },

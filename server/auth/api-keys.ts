@@ -98,8 +98,8 @@ export async function createApiKey(
   const id = uuidv7();
   await em.transactional(async (tx) => {
     await tx.execute(
-      'insert into api_keys (id, name, prefix, secret_hash, roles, created_by, created_at, expires_at) values (?, ?, ?, ?, ?, ?, ?, ?)',
-      [id, input.name, prefix, hashOf(key), roles, actor.id, now, expiresAt],
+      "insert into api_keys (id, name, prefix, secret_hash, roles, created_by, created_at, expires_at) values (?, ?, ?, ?, string_to_array(?, ','), ?, ?, ?)",
+      [id, input.name, prefix, hashOf(key), roles.join(','), actor.id, now, expiresAt],
     );
     await recordAuditEvent(tx, actor, {
       applicationId: ADMINISTRATION_CHAIN,

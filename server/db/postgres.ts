@@ -8,6 +8,7 @@ import {
   ChainHeadSchema,
   OutboxEventSchema,
 } from '../audit/outbox.entity.ts';
+import { ApiKeySchema } from '../auth/api-key.entity.ts';
 import { DecisionSchema } from '../review/decision.entity.ts';
 import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
 
@@ -22,6 +23,7 @@ export const POSTGRES_ENTITIES = [
   NoteSchema,
   AttemptSchema,
   IdempotencyKeySchema,
+  ApiKeySchema,
 ];
 
 const migrationsPath = new URL('../../migrations', import.meta.url).pathname;

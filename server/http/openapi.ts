@@ -64,6 +64,11 @@ export function buildOpenApiDocument(title: string, apiPrefix: string) {
   });
   document.info.license = { name: 'Apache-2.0', identifier: 'Apache-2.0' };
   document.tags = TAGS;
+  const schemas = document.components?.schemas as Record<string, Record<string, unknown>>;
+  schemas['error.TOO_MANY_REQUESTS'] = {
+    ...schemas['error.UNAUTHORIZED'],
+    title: 'Too many failed authentications (429)',
+  };
   // Each operation states the credentials and the permission its procedure declares.
   // `procedures` is flat at run time, keyed by dotted path, whatever its type says.
   const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureWithMeta>;
@@ -76,6 +81,8 @@ export function buildOpenApiDocument(title: string, apiPrefix: string) {
     if (!operation) continue;
     describeAccess(operation, meta);
   }
+  const exportOperation = document.paths?.[AUDIT_EXPORT_PATH]?.get;
+  if (exportOperation) describeAccess(exportOperation, { access: 'audit.read' });
   return document;
 }
 
@@ -87,7 +94,26 @@ interface Operation {
   description?: string;
   security?: Security;
   'x-permission'?: string;
+  responses?: Record<string, unknown>;
 }
+
+const errorResponse = (description: string, schema: string) => ({
+  description,
+  content: { 'application/json': { schema: { $ref: `#/components/schemas/error.${schema}` } } },
+});
+
+const TOO_MANY_FAILURES = {
+  ...errorResponse(
+    'Too many failed authentications from this address or for this API key',
+    'TOO_MANY_REQUESTS',
+  ),
+  headers: {
+    'Retry-After': {
+      description: 'Seconds until the caller may try again',
+      schema: { type: 'integer' },
+    },
+  },
+};
 
 function describeAccess(operation: Operation, { access, operatorsOnly }: KycMeta) {
   if (access === PUBLIC) {
@@ -95,7 +121,19 @@ function describeAccess(operation: Operation, { access, operatorsOnly }: KycMeta
     return;
   }
   operation.security = operatorsOnly ? OPERATORS : ANY_CALLER;
+  operation.responses ??= {};
+  operation.responses[401] = errorResponse(
+    'No credentials, or credentials that are not accepted',
+    'UNAUTHORIZED',
+  );
+  operation.responses[429] = TOO_MANY_FAILURES;
   if (!access || access === 'authenticated') return;
+  operation.responses[403] = errorResponse(
+    operatorsOnly
+      ? `The caller is not an operator holding the ${access} permission, or the change is for another operator`
+      : `The caller lacks the ${access} permission`,
+    'FORBIDDEN',
+  );
   operation['x-permission'] = access;
   const needs = `Needs the \`${access}\` permission (${PERMISSIONS[access].toLowerCase()}), which the roles ${rolesGranting(access).join(', ')} grant.`;
   operation.description = operation.description ? `${operation.description}\n\n${needs}` : needs;
@@ -118,8 +156,6 @@ function auditExportPaths() {
         summary: 'Export audit events as JSON Lines, oldest first',
         description:
           'One event per line in the shape of `audit.list` items, streamed; the filters of `audit.list` apply.',
-        security: ANY_CALLER,
-        'x-permission': 'audit.read',
         parameters: [
           filter('applicationId', 'Keep events of this application', 'uuid'),
           filter('actor', 'Keep events of this actor'),
@@ -133,8 +169,6 @@ function auditExportPaths() {
             content: { 'application/x-ndjson': { schema: { type: 'string' as const } } },
           },
           400: { description: 'Invalid input' },
-          401: { description: 'No credentials, or credentials that are not accepted' },
-          403: { description: 'The caller lacks the audit.read permission' },
         },
       },
     },

@@ -37,7 +37,7 @@ const noInput = z.void();
 
 const CHANGE_ERRORS = {
   400: 'Invalid input, each bad field named',
-  401: 'No operator',
+  401: 'No credentials, or credentials that are not accepted',
   403: 'Not allowed for this operator, for example not the assignee',
   404: 'Not found',
   409: 'Stale version, or not allowed from the current status; `data.details` has the current status and the transitions it allows',
@@ -47,7 +47,7 @@ const CHANGE_ERRORS = {
 
 const READ_ERRORS = {
   400: 'Invalid input, each bad field named',
-  401: 'No operator',
+  401: 'No credentials, or credentials that are not accepted',
   500: 'Unexpected error',
   503: 'A database is unavailable',
 };
@@ -153,7 +153,10 @@ export const reviewRouter = router({
         tags: TAGS,
         summary: 'The transition table and the reason codes',
         protect: true,
-        errorResponses: { 401: 'No operator', 500: 'Unexpected error' },
+        errorResponses: {
+          401: 'No credentials, or credentials that are not accepted',
+          500: 'Unexpected error',
+        },
       },
     })
     .input(noInput)

@@ -14,7 +14,11 @@ export interface Clients {
 
 export function clientsFor(url: string): Clients {
   return {
-    intake: createKycClient({ url, devOperator: 'intake-desk', headers: { 'x-dev-roles': 'intake' } }),
+    intake: createKycClient({
+      url,
+      devOperator: 'intake-desk',
+      headers: { 'x-dev-roles': 'intake' },
+    }),
     alice: createKycClient({ url, devOperator: 'alice' }),
     bob: createKycClient({ url, devOperator: 'bob' }),
     carol: createKycClient({ url, devOperator: 'carol' }),
