@@ -44,30 +44,36 @@ interface ApiKeyRow {
   name: string;
   prefix: string;
   secret_hash: string;
-  roles: string[];
+  roles: string[] | string;
   created_by: string;
-  created_at: Date;
-  expires_at: Date | null;
-  last_used_at: Date | null;
+  created_at: Date | string;
+  expires_at: Date | string | null;
+  last_used_at: Date | string | null;
   revoked_by: string | null;
-  revoked_at: Date | null;
+  revoked_at: Date | string | null;
 }
 
 const COLUMNS =
   'id, name, prefix, secret_hash, roles, created_by, created_at, expires_at, last_used_at, revoked_by, revoked_at';
+
+// The driver returns timestamps as text and arrays as text or arrays, depending on the path.
+const toDate = (value: Date | string) => (value instanceof Date ? value : new Date(value));
+const toDateOrNull = (value: Date | string | null) => (value === null ? null : toDate(value));
+const toList = (value: string[] | string) =>
+  Array.isArray(value) ? value : value.replace(/^\{|\}$/g, '').split(',');
 
 function toInfo(row: ApiKeyRow): ApiKeyInfo {
   return {
     id: row.id,
     name: row.name,
     prefix: row.prefix,
-    roles: row.roles.filter(isKeyRole),
+    roles: toList(row.roles).filter(isKeyRole),
     createdBy: row.created_by,
-    createdAt: row.created_at,
-    expiresAt: row.expires_at,
-    lastUsedAt: row.last_used_at,
+    createdAt: toDate(row.created_at),
+    expiresAt: toDateOrNull(row.expires_at),
+    lastUsedAt: toDateOrNull(row.last_used_at),
     revokedBy: row.revoked_by,
-    revokedAt: row.revoked_at,
+    revokedAt: toDateOrNull(row.revoked_at),
   };
 }
 
@@ -187,10 +193,11 @@ export async function checkApiKey(em: EntityManager, presented: string): Promise
   if (!row || !matches) return { ok: false, prefix, reason: 'the API key is not known' };
   const now = new Date();
   if (row.revoked_at) return { ok: false, prefix, reason: 'the API key has been revoked' };
-  if (row.expires_at && row.expires_at <= now) {
+  if (row.expires_at && toDate(row.expires_at) <= now) {
     return { ok: false, prefix, reason: 'the API key has expired' };
   }
-  if (!row.last_used_at || now.getTime() - row.last_used_at.getTime() > LAST_USED_RESOLUTION_MS) {
+  const lastUsed = toDateOrNull(row.last_used_at);
+  if (!lastUsed || now.getTime() - lastUsed.getTime() > LAST_USED_RESOLUTION_MS) {
     await em.execute('update api_keys set last_used_at = ? where id = ?', [now, row.id]);
   }
   return { ok: true, key: toInfo(row) };
