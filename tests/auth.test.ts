@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
@@ -94,6 +95,23 @@ unit('keeps known roles from arrays and separated strings', () => {
   assert.equal(rolesFrom('analyst auditor,admin'), ['analyst', 'auditor', 'admin']);
   assert.equal(rolesFrom({ analyst: true }), []);
   assert.equal(rolesFrom(undefined), []);
+});
+
+unit('the permission table in docs/security.md matches the code', async () => {
+  const text = await readFile(new URL('../docs/security.md', import.meta.url), 'utf8');
+  const documented = new Map(
+    [...text.matchAll(/^\| `([a-z_.]+)` \| [^|]+ \| ([a-z, ]+) \|$/gm)].map((match) => [
+      match[1],
+      (match[2] as string).split(', '),
+    ]),
+  );
+  const actual = new Map(
+    Object.keys(PERMISSIONS).map((permission) => [
+      permission,
+      ROLES.filter((role) => ROLE_PERMISSIONS[role].includes(permission as Permission)),
+    ]),
+  );
+  assert.equal(documented, actual);
 });
 
 unit.run();
@@ -522,7 +540,8 @@ limits('blocks an address after repeated failures, not its neighbours', async ({
     [401, 401, 401],
   );
   assert.is(blocked.status, 429);
-  assert.ok(Number(blocked.retryAfter) > 0 && Number(blocked.retryAfter) <= 60, blocked.retryAfter);
+  assert.ok(Number(blocked.retryAfter) > 0, blocked.retryAfter);
+  assert.ok(Number(blocked.retryAfter) <= 60, blocked.retryAfter);
   assert.is(neighbour.status, 200);
   assert.is(forwarded.status, 429, 'x-forwarded-for is not trusted without TRUST_PROXY');
 });

@@ -3,8 +3,8 @@ export const ROLES = ['intake', 'analyst', 'supervisor', 'auditor', 'admin'] as 
 export type Role = (typeof ROLES)[number];
 
 /**
- * What a procedure needs. Each procedure declares one; the roles that grant it are in
- * ROLE_PERMISSIONS, the only place that maps roles to permissions.
+ * The permissions procedures declare, each with what it allows. ROLE_PERMISSIONS is the only
+ * place that maps roles to them.
  */
 export const PERMISSIONS = {
   'applications.submit': 'Create, resubmit and withdraw applications',

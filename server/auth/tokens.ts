@@ -22,7 +22,7 @@ export interface VerifiedToken {
   roles: Role[];
 }
 
-/** A token that did not verify; the message says which check failed, never the token. */
+/** A token that did not verify. The message names the check that failed, never the token. */
 export class TokenError extends Error {
   override name = 'TokenError';
 }

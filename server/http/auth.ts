@@ -12,7 +12,7 @@ import { sendError } from './error-body.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** Who the request's credentials name, set before any route runs. */
+    /** The identity the request's credentials name, set before any route runs. */
     auth: Authentication | null;
   }
 }
@@ -55,7 +55,7 @@ export function registerAuthentication(
   });
 }
 
-/** The visible prefix of a presented API key, for the log; never more of it. */
+/** Returns the visible prefix of a presented API key for the log, and never more of it. */
 function keyPrefixOf(request: FastifyRequest): string | undefined {
   const key = request.headers[API_KEY_HEADER];
   return typeof key === 'string' && /^kyc_[a-z2-7]{8}_/.test(key) ? key.slice(0, 12) : undefined;

@@ -70,7 +70,7 @@ export function buildOpenApiDocument(title: string, apiPrefix: string) {
     title: 'Too many failed authentications (429)',
   };
   // Each operation states the credentials and the permission its procedure declares.
-  // `procedures` is flat at run time, keyed by dotted path, whatever its type says.
+  // `procedures` is flat at run time, keyed by dotted path, whatever its declared type.
   const procedures = appRouter._def.procedures as unknown as Record<string, ProcedureWithMeta>;
   for (const procedure of Object.values(procedures)) {
     const meta = procedure._def.meta;

@@ -77,7 +77,7 @@ const trackInFlight = t.middleware(({ ctx, next }) =>
 );
 
 /**
- * Lets a call through when the caller holds what the procedure declares in `meta.access`.
+ * Lets a call through when the caller has what the procedure declares in `meta.access`.
  * A procedure that declares nothing is closed to everyone.
  */
 const authorize = t.middleware(({ ctx, meta, next }) => {
