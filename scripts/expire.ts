@@ -5,6 +5,7 @@
 import { pruneIdempotencyKeys } from '../server/applications/idempotency.ts';
 import { loadConfigOrExit } from '../server/config.ts';
 import { openPostgres } from '../server/db/postgres.ts';
+import { PersonalDataVault } from '../server/pii/vault.ts';
 import { ReviewService } from '../server/review/service.ts';
 import { reviewSettings } from '../server/review/settings.ts';
 import { redactUrl } from '../server/server.ts';
@@ -21,6 +22,7 @@ try {
       orm.em.fork(),
       system,
       reviewSettings(config),
+      PersonalDataVault.fromConfig(config),
     ).expireOverdue();
     process.stdout.write(`${expired} resubmission request${expired === 1 ? '' : 's'} expired.\n`);
     const keys = await pruneIdempotencyKeys(orm.em.fork(), new Date());

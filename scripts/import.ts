@@ -9,6 +9,7 @@ import { AuditRelay } from '../server/audit/relay.ts';
 import { loadConfigOrExit } from '../server/config.ts';
 import { openMongo } from '../server/db/mongo.ts';
 import { openPostgres } from '../server/db/postgres.ts';
+import { PersonalDataVault } from '../server/pii/vault.ts';
 import { reviewSettings } from '../server/review/settings.ts';
 import { createLogger, safeError } from '../server/shared/log.ts';
 
@@ -55,6 +56,7 @@ try {
     postgres,
     { id: `import:${basename(file)}`.slice(0, 128), kind: 'client', requestId: runId },
     reviewSettings(config),
+    PersonalDataVault.fromConfig(config),
     { concurrency: 4, onOutcome: report },
   );
   const seconds = summary.durationMs / 1000;

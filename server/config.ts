@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { z } from 'zod';
+import { parseKeyList } from './pii/vault.ts';
 
 const emptyAsUnset = (value: unknown) => (value === '' ? undefined : value);
 
@@ -140,8 +141,56 @@ const envSchema = z
         .optional(),
     ),
     TRPC_MAX_BATCH: wholeNumber(1, 100, 50),
+    PII_KEYS: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .superRefine((text, context) => {
+          try {
+            parseKeyList(text);
+          } catch (error) {
+            context.addIssue({ code: 'custom', message: (error as Error).message });
+          }
+        })
+        .optional(),
+    ),
+    PII_ACTIVE_KEY_ID: z.preprocess(emptyAsUnset, z.string().optional()),
+    PII_HMAC_KEY: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .refine(
+          (text) => Buffer.from(text, 'base64').length >= 32,
+          'must be base64 of at least 32 bytes',
+        )
+        .optional(),
+    ),
   })
   .superRefine((config, context) => {
+    if (config.PII_KEYS && config.PII_ACTIVE_KEY_ID) {
+      const listed = config.PII_KEYS.split(',').map((entry) => entry.trim().split(':')[0]);
+      if (!listed.includes(config.PII_ACTIVE_KEY_ID)) {
+        context.addIssue({
+          code: 'custom',
+          path: ['PII_ACTIVE_KEY_ID'],
+          message: 'names no key of PII_KEYS',
+        });
+      }
+    }
+    if (Boolean(config.PII_KEYS) !== Boolean(config.PII_HMAC_KEY)) {
+      context.addIssue({
+        code: 'custom',
+        path: [config.PII_KEYS ? 'PII_HMAC_KEY' : 'PII_KEYS'],
+        message: 'is needed with the other personal-data key',
+      });
+    }
+    if (config.NODE_ENV === 'production' && !config.PII_KEYS) {
+      context.addIssue({
+        code: 'custom',
+        path: ['PII_KEYS'],
+        message: 'and PII_HMAC_KEY are needed when NODE_ENV=production',
+      });
+    }
     if (config.AUTH_JWKS_URL) {
       for (const name of ['AUTH_ISSUER', 'AUTH_AUDIENCE'] as const) {
         if (!config[name]) {
@@ -208,6 +257,12 @@ const hints: Record<keyof Config, string> = {
   CORS_ORIGINS:
     'Set it to the browser origins allowed to call the API, separated by commas, or unset it to allow none.',
   TRPC_MAX_BATCH: 'Set it to the most calls one tRPC batch may hold (1-100), or unset it for 50.',
+  PII_KEYS:
+    'Set it to ID:BASE64 keys of 32 bytes separated by commas, e.g. k2026:<openssl rand -base64 32>, or unset it outside production.',
+  PII_ACTIVE_KEY_ID:
+    'Set it to the id in PII_KEYS that wraps new data keys, or unset it for the first.',
+  PII_HMAC_KEY:
+    'Set it to base64 of 32 random bytes; changing it later breaks duplicate detection and search of stored applications.',
   TRUST_PROXY:
     'Set it to the addresses or CIDR ranges of trusted reverse proxies, e.g. 10.0.0.0/8, or unset it.',
 };

@@ -258,6 +258,7 @@ tokens('a valid token names the operator and its roles', async ({ url }) => {
   assert.equal(response.body.roles, ['analyst']);
   assert.equal(response.body.permissions, [
     'applications.read',
+    'applications.read_personal_data',
     'applications.submit',
     'review.read',
     'review.work',

@@ -10,7 +10,13 @@ import {
   type QueueSort,
   queueQuery,
 } from '../server/review/queue.ts';
-import { dropDatabase, freshDatabase, isolatedServer, runId } from './helpers/env.ts';
+import {
+  dropDatabase,
+  freshDatabase,
+  isolatedServer,
+  runId,
+  TEST_PII_HMAC_KEY,
+} from './helpers/env.ts';
 import { expectTRPCError } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
 import { http } from './helpers/http.ts';
@@ -466,7 +472,7 @@ plans.before(async (context) => {
   const name = `kyc_test_queue_plans_${runId}`;
   const url = await freshDatabase(name);
   onTeardown(() => dropDatabase(name));
-  await generateApplications(url, { rows: 50_000 });
+  await generateApplications(url, { rows: 50_000, lookupKey: TEST_PII_HMAC_KEY });
   context.orm = await openPostgres(url);
   onTeardown(() => context.orm.close(true));
   const [row] = await context.orm.em

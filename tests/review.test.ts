@@ -1,6 +1,7 @@
 import pg from 'pg';
 import * as assert from 'uvu/assert';
 import { createKycClient, errorDetailsOf } from '../sdk/src/index.ts';
+import { PersonalDataVault } from '../server/pii/vault.ts';
 import { readTimeline } from '../server/review/timeline.ts';
 import type { RunningServer } from '../server/server.ts';
 import {
@@ -9,6 +10,7 @@ import {
   isolatedServer,
   runId,
   startTestServer,
+  testConfig,
 } from './helpers/env.ts';
 import { expectTRPCError, trpcIssuePaths } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
@@ -807,7 +809,14 @@ review('a cut timeline is the most recent complete stretch', async ({ clients, s
   app = await clients.alice.review.hold.mutate({ id: app.id, version: app.version });
   const whole = await clients.bob.review.timeline.query({ id: app.id });
 
-  const cut = await readTimeline(server.postgres.em.fork(), server.mongo.em.fork(), app.id, 2);
+  const vault = PersonalDataVault.fromConfig(testConfig());
+  const cut = await readTimeline(
+    server.postgres.em.fork(),
+    server.mongo.em.fork(),
+    app.id,
+    { vault, full: true },
+    2,
+  );
 
   assert.is(whole.truncated, false);
   assert.ok(cut.truncated);

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import * as assert from 'uvu/assert';
 import { openPostgres } from '../server/db/postgres.ts';
+import { PersonalDataVault } from '../server/pii/vault.ts';
 import { dropDatabase, freshDatabase, runId } from './helpers/env.ts';
 import { suite } from './helpers/suite.ts';
 
@@ -60,7 +61,7 @@ schema('roll back to an empty database', async ({ orm }) => {
   await orm.migrator.up();
 });
 
-schema('carry applications stored before the review workflow', async ({ orm }) => {
+schema('carry and encrypt applications stored by the first release', async ({ orm }) => {
   const connection = orm.em.getConnection();
   await orm.migrator.down({ to: 'Migration20261204000000_intake' });
   const ids: string[] = [];
@@ -100,11 +101,49 @@ schema('carry applications stored before the review workflow', async ({ orm }) =
     rows.map((row) => Number(row.changes)),
     [1, 1, 1],
   );
-  await orm.migrator.down({ to: 'Migration20261204000000_intake' });
-  const kept = await connection.execute<{ n: string }[]>('select count(*) as n from applications');
-  assert.is(Number(kept[0]?.n), 3);
+
+  // The document numbers are encrypted with the keys of the environment (here the development
+  // keys), and only their lookup hash and last characters stay readable.
+  const vault = PersonalDataVault.fromConfig({});
+  const stored = await connection.execute<
+    {
+      id: string;
+      document_number_encrypted: string;
+      document_number_hash: string;
+      document_number_hint: string;
+      key_id: string;
+      wrapped_key: string;
+    }[]
+  >(
+    'select a.id, a.document_number_encrypted, a.document_number_hash, a.document_number_hint, k.key_id, k.wrapped_key from applications a join application_keys k on k.application_id = a.id order by a.id',
+  );
+  assert.is(stored.length, 3);
+  for (const [index, row] of stored.entries()) {
+    const key = vault.unwrap({ keyId: row.key_id, wrapped: row.wrapped_key }, row.id);
+    assert.is(
+      vault.decrypt(key, row.id, 'document_number', row.document_number_encrypted),
+      `D${index}`,
+    );
+    assert.is(row.document_number_hash, vault.lookupHash('document_number', `D${index}`));
+    assert.is(row.document_number_hint, `D${index}`);
+  }
+  const columns = await connection.execute<{ column_name: string }[]>(
+    "select column_name from information_schema.columns where table_name in ('applications', 'application_attempts') and column_name in ('document_number', 'document_number_comparable')",
+  );
+  assert.equal(columns, []);
+
+  // Rows with encrypted numbers cannot go back to plaintext columns.
+  try {
+    await orm.migrator.down({ to: 'Migration20261204400000_api_keys' });
+    assert.unreachable('the migration was undone');
+  } catch (error) {
+    assert.match((error as Error).message, 'cannot be undone while applications exist');
+  }
+  await connection.execute('delete from application_keys where application_id in (?)', [ids]);
+  await connection.execute('delete from application_status_changes where application_id in (?)', [
+    ids,
+  ]);
   await connection.execute('delete from applications where id in (?)', [ids]);
-  await orm.migrator.up();
 });
 
 schema.run();

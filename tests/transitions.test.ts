@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { type Application, errorDetailsOf } from '../sdk/src/index.ts';
 import { APPLICATION_STATUSES } from '../server/applications/status.ts';
 import { openPostgres } from '../server/db/postgres.ts';
+import { PersonalDataVault } from '../server/pii/vault.ts';
 import { ReviewService } from '../server/review/service.ts';
 import { reviewSettings } from '../server/review/settings.ts';
 import {
@@ -234,7 +235,8 @@ transitions('from expired: every transition gets 409', async ({ clients, orm }) 
   }
   const settings = reviewSettings(testConfig());
   const system = { id: 'system:expire', kind: 'system' as const, requestId: null };
-  const expired = await new ReviewService(orm.em.fork(), system, settings).expireOverdue(
+  const vault = PersonalDataVault.fromConfig(testConfig());
+  const expired = await new ReviewService(orm.em.fork(), system, settings, vault).expireOverdue(
     new Date(Date.now() + (settings.resubmissionExpiryDays + 1) * 86_400_000),
   );
   assert.ok(expired >= waiting.length);

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 // Creates benchmark databases and fills their applications table with generated
 // applications, using set-based SQL so that a million rows take a few minutes. Every value is
 // derived from md5 hashes of an application key, so the same size always gives the same rows.
@@ -5,6 +6,7 @@ import { userInfo } from 'node:os';
 import pg from 'pg';
 import { searchForm } from '../../server/applications/normalize.ts';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
+import { DEVELOPMENT_LOOKUP_KEY } from '../../server/pii/vault.ts';
 import { RULESET_VERSION, THRESHOLDS } from '../../server/risk/intake-rules.ts';
 
 /**
@@ -80,6 +82,20 @@ function nameForms(names: string[]) {
  * md5(salt || key). The planner inlines a SQL function of one select, so a call costs one md5.
  * The function lives in pg_temp, so it leaves no trace in the schema.
  */
+/** The value of `pg_temp.unit` below, computed in JavaScript. */
+export function unitOf(key: number, salt: string): number {
+  return (
+    Number.parseInt(createHash('md5').update(`${salt}${key}`).digest('hex').slice(0, 8), 16) /
+    4294967296
+  );
+}
+
+/** The comparable document number the generator gives the application with `key`. */
+export function documentComparableOf(key: number): string {
+  const letter = (salt: string) => String.fromCharCode(65 + Math.floor(unitOf(key, salt) * 26));
+  return `${letter('letter1')}${letter('letter2')}${String((key * 7919) % 10_000_000).padStart(7, '0')}`;
+}
+
 const UNIT_FUNCTION = `create or replace function pg_temp.unit(key bigint, salt text) returns double precision
   language sql immutable parallel safe
   as $$ select ('x' || substr(md5(salt || key::text), 1, 8))::bit(32)::bigint / 4294967296.0 $$`;
@@ -114,7 +130,7 @@ const UNIT_FUNCTION = `create or replace function pg_temp.unit(key bigint, salt 
 const INSERT_CHUNK = `
 insert into applications (
   id, external_reference, status, full_name, search_name, email, email_lookup, phone, country,
-  document_type, document_number, document_number_comparable, document_issuing_country,
+  document_type, document_number_hash, document_number_hint, document_issuing_country,
   document_image_url, risk_score, risk_level, computed_risk_level, risk_factors,
   risk_ruleset_version, possible_duplicate, assignee_id, assigned_at, submitted_at, due_at,
   resubmission_count, created_at, updated_at, version
@@ -132,11 +148,11 @@ select
   '+4479' || lpad(((k.key * 7907) % 100000000)::text, 8, '0'),
   person.country,
   document.type,
-  case when pg_temp.unit(k.key, 'separators') < 0.3
-    then substr(document.comparable, 1, 3) || '-' || substr(document.comparable, 4, 3) || '-'
-      || substr(document.comparable, 7)
-    else document.comparable end,
-  document.comparable,
+  -- The server's lookup hash (PersonalDataVault.lookupHash); the number itself is not stored.
+  encode(hmac(convert_to('document_number', 'UTF8') || '\\x00'::bytea
+    || convert_to(document.comparable, 'UTF8'), decode(:lookup_key::text, 'base64'), 'sha256'),
+    'hex'),
+  right(document.comparable, 4),
   case when pg_temp.unit(k.key, 'issuer') < 0.92 then person.country
     else (:countries::text[])[1 + floor(pg_temp.unit(k.key, 'issuer_other') * cardinality(:countries::text[]))::int] end,
   'https://files.example.org/documents/bench-' || lpad(k.key::text, 7, '0') || '.jpg',
@@ -302,6 +318,8 @@ function bindNamed(sql: string, values: Record<string, unknown>): [string, unkno
 export interface GenerateOptions {
   /** Rows to insert; must divide REFERENCE_ROWS. */
   rows: number;
+  /** Base64 of the key of the document number lookup hash, as in PII_HMAC_KEY. */
+  lookupKey: string;
   /** Called after each chunk with the rows inserted so far. */
   onProgress?: (inserted: number) => void;
 }
@@ -332,6 +350,7 @@ export async function generateApplications(
     await client.query('set synchronous_commit = off');
     await client.query('truncate applications cascade');
     await client.query(UNIT_FUNCTION);
+    await client.query('create extension if not exists pgcrypto');
     for (let start = 1; start <= rows; start += CHUNK_ROWS) {
       const end = Math.min(rows, start + CHUNK_ROWS - 1);
       const [sql, params] = bindNamed(INSERT_CHUNK, {
@@ -354,6 +373,7 @@ export async function generateApplications(
         medium_threshold: THRESHOLDS.medium,
         high_threshold: THRESHOLDS.high,
         operator_count: OPERATOR_COUNT,
+        lookup_key: options.lookupKey,
       });
       await client.query(sql, params);
       options.onProgress?.(end);
@@ -450,6 +470,7 @@ export async function prepareDataset(
   );
   await generateApplications(url, {
     rows: dataset.rows,
+    lookupKey: DEVELOPMENT_LOOKUP_KEY,
     onProgress: (inserted) =>
       options.log(
         `${dataset.database}: inserted ${inserted.toLocaleString('en')} of ${dataset.rows.toLocaleString('en')} (${elapsed()})`,

@@ -6,6 +6,8 @@ import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
 import { PAGE_SIZE_DEFAULT } from '../../server/applications/schemas.ts';
 import { OPEN_STATUS_SQL } from '../../server/applications/status.ts';
 import { openPostgres } from '../../server/db/postgres.ts';
+import { documentNumberHash } from '../../server/pii/documents.ts';
+import { PersonalDataVault } from '../../server/pii/vault.ts';
 import {
   QUEUE_SORTS,
   type QueueFilter,
@@ -14,7 +16,13 @@ import {
   queueSummary,
   readQueue,
 } from '../../server/review/queue.ts';
-import { benchmarkServerUrl, type Dataset, prepareDataset, REFERENCE_TIME } from './generate.ts';
+import {
+  benchmarkServerUrl,
+  type Dataset,
+  documentComparableOf,
+  prepareDataset,
+  REFERENCE_TIME,
+} from './generate.ts';
 import { markdownTable, percentile, serverFacts, writeDocsSection } from './report.ts';
 
 export interface QueueBenchmarkOptions {
@@ -118,8 +126,11 @@ interface PlanNode {
   Plans?: PlanNode[];
 }
 
+// The generator writes lookup hashes with the development key.
+const vault = PersonalDataVault.fromConfig({});
 const page = (filter: Omit<QueueFilter, 'limit'>): QueueFilter => ({
   limit: PAGE_SIZE_DEFAULT,
+  documentHash: (comparable) => documentNumberHash(vault, comparable),
   ...filter,
 });
 
@@ -251,14 +262,13 @@ async function pickValues(em: EntityManager): Promise<Picks> {
     'family',
   );
   // The open applications with the lowest keys, which are among the oldest.
-  const rows = await em.execute<
-    { full_name: string; email: string; document_number_comparable: string }[]
-  >(
-    `select full_name, email, document_number_comparable from applications where ${OPEN_STATUS_SQL} order by external_reference limit 2`,
+  const rows = await em.execute<{ full_name: string; email: string; external_reference: string }[]>(
+    `select full_name, email, external_reference from applications where ${OPEN_STATUS_SQL} order by external_reference limit 2`,
   );
   const [first, second] = rows;
   if (!top || !first || !second) throw new Error('The 10k dataset has too few open applications.');
-  const number = second.document_number_comparable;
+  // Only a hash of the number is stored; the generator derives it from the key.
+  const number = documentComparableOf(Number(second.external_reference.replace('bench-', '')));
   return {
     operator: 'analyst.07',
     country,

@@ -83,6 +83,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -160,6 +161,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -297,6 +299,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -374,6 +377,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -603,6 +607,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -680,6 +685,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -757,6 +763,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -834,6 +841,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -911,6 +919,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -988,6 +997,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -1084,6 +1094,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -1181,6 +1192,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -1277,6 +1289,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -1359,6 +1372,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -1436,6 +1450,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -1513,6 +1528,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'rejected'
             | 'withdrawn'
             | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
           applicant: { fullName: string; email: string; phone: string; country: string };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
@@ -1792,6 +1808,7 @@ export type AppRouter = TRPCBuiltRouter<
           permissions: Array<
             | 'applications.submit'
             | 'applications.read'
+            | 'applications.read_personal_data'
             | 'review.read'
             | 'review.work'
             | 'review.decide_high_risk'

@@ -18,9 +18,12 @@ export const ApplicationSchema = defineEntity({
     phone: p.string().length(16),
     country: p.string().length(2),
     documentType: p.enum(DOCUMENT_TYPES),
-    documentNumber: p.string().length(64),
-    /** Upper-case document number without separators, for equality and duplicate lookups. */
-    documentNumberComparable: p.string().length(40),
+    /** The document number as typed, encrypted with the application's data key; null once erased. */
+    documentNumberEncrypted: p.text().nullable(),
+    /** HMAC of the comparable document number, for equality and duplicate lookups. */
+    documentNumberHash: p.string().length(64).nullable(),
+    /** Last characters of the comparable number, which masked views show. */
+    documentNumberHint: p.string().length(4).nullable(),
     documentIssuingCountry: p.string().length(2),
     documentImageUrl: p.string().length(2048),
     riskScore: p.smallint(),
@@ -40,6 +43,8 @@ export const ApplicationSchema = defineEntity({
     /** Service-level target: the latest submission plus the target of its risk level. */
     dueAt: p.datetime(),
     resubmissionCount: p.smallint(),
+    /** When the applicant's personal data was erased; null while it is kept. */
+    erasedAt: p.datetime().nullable(),
     createdAt: p.datetime(),
     updatedAt: p.datetime(),
     version: p.integer().version(),
@@ -63,12 +68,12 @@ export const ApplicationSchema = defineEntity({
     },
     {
       name: 'applications_document_index',
-      properties: ['documentType', 'documentIssuingCountry', 'documentNumberComparable'],
+      properties: ['documentType', 'documentIssuingCountry', 'documentNumberHash'],
     },
     // Search by document number alone, whatever its type and issuer.
     {
       name: 'applications_document_number_index',
-      properties: ['documentNumberComparable'],
+      properties: ['documentNumberHash'],
     },
     // The queue reads open applications only. Partial indexes keep decided ones, which pile up
     // over the years, out of its way: each sort order walks one of these.

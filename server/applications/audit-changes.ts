@@ -24,20 +24,22 @@ const AUDIT_CLASSIFICATION: Record<ApplicationField, 'value' | 'name' | 'omit'> 
   riskRulesetVersion: 'value',
   possibleDuplicate: 'value',
   version: 'value',
+  erasedAt: 'value',
   // The submitting system's reference can identify a person there, so only its name is kept.
   externalReference: 'name',
   fullName: 'name',
   email: 'name',
   phone: 'name',
   country: 'name',
-  documentNumber: 'name',
+  documentNumberEncrypted: 'name',
   documentIssuingCountry: 'name',
   documentImageUrl: 'name',
   // Risk factor descriptions quote countries; the score and level above summarise them.
   riskFactors: 'name',
-  // Derived from email and documentNumber, which are recorded by name already.
+  // Derived from email and the document number, which are recorded by name already.
   emailLookup: 'omit',
-  documentNumberComparable: 'omit',
+  documentNumberHash: 'omit',
+  documentNumberHint: 'omit',
   searchName: 'omit',
   // The event's occurredAt.
   createdAt: 'omit',

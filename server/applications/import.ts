@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { parse } from 'csv-parse';
+import type { PersonalDataVault } from '../pii/vault.ts';
 import type { ReviewSettings } from '../review/settings.ts';
 import type { Actor } from '../shared/actor.ts';
 import { DomainError } from '../shared/errors.ts';
@@ -131,6 +132,7 @@ export async function importRows(
   postgres: MikroORM,
   actor: Actor,
   settings: ReviewSettings,
+  vault: PersonalDataVault,
   options: { concurrency?: number; onOutcome?: (outcome: RowOutcome) => void } = {},
 ): Promise<ImportSummary> {
   const started = Date.now();
@@ -150,9 +152,8 @@ export async function importRows(
       return { line: row.line, result: 'rejected', reasons };
     }
     try {
-      const application = await new ApplicationService(postgres.em.fork(), actor, settings).create(
-        parsed.data,
-      );
+      const service = new ApplicationService(postgres.em.fork(), actor, settings, vault);
+      const application = await service.create(parsed.data);
       return { line: row.line, result: 'imported', id: application.id };
     } catch (error) {
       if (error instanceof DomainError && error.kind === 'conflict') {

@@ -2,6 +2,7 @@ import type { Decision } from '../review/decision.entity.ts';
 import { toDecisionOutput } from '../review/decision-output.ts';
 import type { ReviewSettings } from '../review/settings.ts';
 import type { Application } from './application.entity.ts';
+import type { PersonalFields } from './personal-view.ts';
 import { isOpenStatus } from './status.ts';
 
 const isBreached = (application: Application, now: Date) =>
@@ -12,24 +13,26 @@ export function toApplicationOutput(
   decision: Decision | null,
   settings: ReviewSettings,
   forOperator: boolean,
+  personal: PersonalFields,
   now = new Date(),
 ) {
   return {
     id: application.id,
     externalReference: application.externalReference,
     status: application.status,
+    personalData: personal.view,
     applicant: {
       fullName: application.fullName,
-      email: application.email,
-      phone: application.phone,
+      email: personal.email,
+      phone: personal.phone,
       country: application.country,
     },
     document: {
       type: application.documentType,
-      number: application.documentNumber,
-      numberComparable: application.documentNumberComparable,
+      number: personal.documentNumber,
+      numberComparable: personal.documentNumberComparable,
       issuingCountry: application.documentIssuingCountry,
-      imageUrl: application.documentImageUrl,
+      imageUrl: personal.documentImageUrl,
     },
     risk: {
       score: application.riskScore,

@@ -7,7 +7,8 @@ import { resubmitInput, versionInput } from '../review/schemas.ts';
 import { ReviewService } from '../review/service.ts';
 import { allow, router } from '../trpc/init.ts';
 import { idempotencyKeyOf } from './idempotency.ts';
-import { toApplicationOutput, toApplicationSummary } from './output.ts';
+import { toApplicationSummary } from './output.ts';
+import { canReadPersonalData } from './personal-view.ts';
 import {
   applicationOutput,
   createApplicationInput,
@@ -58,14 +59,14 @@ export const applicationsRouter = router({
     .output(applicationOutput)
     .mutation(async ({ ctx, input }) => {
       const idempotencyKey = idempotencyKeyOf(input.idempotencyKey, ctx.idempotencyKeyHeader);
-      const service = new ApplicationService(ctx.em, ctx.actor, ctx.review);
+      const service = new ApplicationService(ctx.em, ctx.actor, ctx.review, ctx.vault);
       const application = await service.create({ ...input, idempotencyKey });
       ctx.relay.nudge();
       ctx.log.info(
         { applicationId: application.id, riskLevel: application.riskLevel },
         'application created',
       );
-      return toApplicationOutput(application, null, ctx.review, false);
+      return applicationResponse(ctx, application);
     }),
 
   get: allow('applications.read')
@@ -76,17 +77,24 @@ export const applicationsRouter = router({
         tags: TAGS,
         summary: 'Open an application',
         description:
-          'Returns the full record; each call is an audited read (`application.viewed`).',
+          'Returns the record. Callers with the applications.read_personal_data permission get the personal data in full, and each such call is an audited read (`application.viewed`); others get it masked.',
         protect: false,
       },
     })
     .input(getApplicationInput)
     .output(applicationOutput)
     .query(async ({ ctx, input }) => {
-      const application = await new ApplicationService(ctx.em, ctx.actor, ctx.review).get(input.id);
-      // Opening the full record is an audited read.
-      await recordRead(ctx.em, ctx.actor, application.id, 'application');
-      ctx.relay.nudge();
+      const application = await new ApplicationService(
+        ctx.em,
+        ctx.actor,
+        ctx.review,
+        ctx.vault,
+      ).get(input.id);
+      // Opening the personal data in full is an audited read.
+      if (canReadPersonalData(ctx.actor) && !application.erasedAt) {
+        await recordRead(ctx.em, ctx.actor, application.id, 'application');
+        ctx.relay.nudge();
+      }
       return applicationResponse(ctx, application);
     }),
 
@@ -108,7 +116,9 @@ export const applicationsRouter = router({
     .input(listApplicationsInput)
     .output(listApplicationsOutput)
     .query(async ({ ctx, input }) => {
-      const page = await new ApplicationService(ctx.em, ctx.actor, ctx.review).list(input);
+      const page = await new ApplicationService(ctx.em, ctx.actor, ctx.review, ctx.vault).list(
+        input,
+      );
       return { items: page.items.map(toApplicationSummary), nextCursor: page.nextCursor };
     }),
 
@@ -138,11 +148,12 @@ export const applicationsRouter = router({
     .output(applicationOutput)
     .mutation(async ({ ctx, input }) => {
       const { id, version, ...data } = input;
-      const application = await new ReviewService(ctx.em, ctx.actor, ctx.review).resubmit(
-        id,
-        version,
-        data,
-      );
+      const application = await new ReviewService(
+        ctx.em,
+        ctx.actor,
+        ctx.review,
+        ctx.vault,
+      ).resubmit(id, version, data);
       ctx.relay.nudge();
       return applicationResponse(ctx, application);
     }),
@@ -168,10 +179,12 @@ export const applicationsRouter = router({
     .input(versionInput)
     .output(applicationOutput)
     .mutation(async ({ ctx, input }) => {
-      const application = await new ReviewService(ctx.em, ctx.actor, ctx.review).withdraw(
-        input.id,
-        input.version,
-      );
+      const application = await new ReviewService(
+        ctx.em,
+        ctx.actor,
+        ctx.review,
+        ctx.vault,
+      ).withdraw(input.id, input.version);
       ctx.relay.nudge();
       return applicationResponse(ctx, application);
     }),
@@ -194,7 +207,7 @@ export const applicationsRouter = router({
     .input(listApplicationAuditEventsInput)
     .output(listAuditEventsOutput)
     .query(async ({ ctx, input }) => {
-      await new ApplicationService(ctx.em, ctx.actor, ctx.review).get(input.id);
+      await new ApplicationService(ctx.em, ctx.actor, ctx.review, ctx.vault).get(input.id);
       const { id, ...page } = input;
       const events = await new AuditService(ctx.auditEm).list({ ...page, applicationId: id });
       return { items: events.items.map(toAuditEventOutput), nextCursor: events.nextCursor };

@@ -116,6 +116,10 @@ export const applicationOutput = z
     id: z.uuid(),
     externalReference: z.string(),
     status: applicationStatus,
+    personalData: z.enum(['full', 'masked', 'erased']).meta({
+      description:
+        'full: email, phone, document number and image URL as stored, for callers with the applications.read_personal_data permission. masked: partly hidden, image URL empty. erased: the personal data was erased.',
+    }),
     applicant: z.object({
       fullName: z.string(),
       email: z.string(),
@@ -127,7 +131,7 @@ export const applicationOutput = z
       number: z.string().meta({ description: 'Document number as typed' }),
       numberComparable: z.string().meta({ description: 'Upper-case number without separators' }),
       issuingCountry: z.string(),
-      imageUrl: z.string(),
+      imageUrl: z.string().meta({ description: 'Empty unless personalData is full' }),
     }),
     risk: z.object({
       score: z.number().int().min(0).max(100),

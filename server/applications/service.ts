@@ -2,6 +2,8 @@ import { type EntityManager, UniqueConstraintViolationException } from '@mikro-o
 import { uuidv7 } from 'uuidv7';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/outbox.ts';
+import { documentNumberHash, sealDocumentNumber, storeDataKey } from '../pii/documents.ts';
+import type { PersonalDataVault } from '../pii/vault.ts';
 import { recordSubmission } from '../review/lifecycle.ts';
 import { dueTime, type ReviewSettings } from '../review/settings.ts';
 import { assessIntakeRisk, type RiskAssessment } from '../risk/score.ts';
@@ -44,15 +46,17 @@ export type SubmissionData = Pick<CreateApplicationInput, 'applicant' | 'documen
  */
 export async function assessSubmission(
   tx: EntityManager,
+  vault: PersonalDataVault,
   input: SubmissionData,
   excludeId?: string,
 ): Promise<{ risk: RiskAssessment; possibleDuplicate: boolean }> {
   // Concurrent submissions with the same email or document would not see each other's rows
   // under READ COMMITTED; these locks, held until commit, make them take turns. Sorted so
   // that two transactions always take them in the same order.
+  const numberHash = documentNumberHash(vault, input.document.number.comparable);
   const lockKeys = [
     `application-email:${input.applicant.email.lookup}`,
-    `application-document:${input.document.type}:${input.document.issuingCountry}:${input.document.number.comparable}`,
+    `application-document:${input.document.type}:${input.document.issuingCountry}:${numberHash}`,
   ].sort();
   for (const key of lockKeys) {
     await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
@@ -66,7 +70,7 @@ export async function assessSubmission(
   const duplicateDocumentCount = await tx.count(ApplicationSchema, {
     documentType: input.document.type,
     documentIssuingCountry: input.document.issuingCountry,
-    documentNumberComparable: input.document.number.comparable,
+    documentNumberHash: numberHash,
     ...others,
   });
   const risk = assessIntakeRisk({
@@ -90,6 +94,7 @@ export class ApplicationService {
     private readonly em: EntityManager,
     private readonly actor: Actor,
     private readonly settings: ReviewSettings,
+    private readonly vault: PersonalDataVault,
   ) {}
 
   /** Validated, normalised input in; the stored application out. */
@@ -110,9 +115,11 @@ export class ApplicationService {
         );
         if (existing) throw this.duplicateReference(input.externalReference, existing.id);
 
-        const { risk, possibleDuplicate } = await assessSubmission(tx, input);
+        const { risk, possibleDuplicate } = await assessSubmission(tx, this.vault, input);
+        const id = uuidv7();
+        const { key: dataKey, wrapped } = this.vault.newDataKey(id);
         const application = tx.create(ApplicationSchema, {
-          id: uuidv7(),
+          id,
           externalReference: input.externalReference,
           status: 'submitted',
           fullName: input.applicant.fullName,
@@ -121,8 +128,7 @@ export class ApplicationService {
           phone: input.applicant.phone,
           country: input.applicant.country,
           documentType: input.document.type,
-          documentNumber: input.document.number.asTyped,
-          documentNumberComparable: input.document.number.comparable,
+          ...sealDocumentNumber(this.vault, dataKey, id, input.document.number),
           documentIssuingCountry: input.document.issuingCountry,
           documentImageUrl: input.document.imageUrl,
           riskScore: risk.score,
@@ -137,10 +143,12 @@ export class ApplicationService {
           submittedAt: now,
           dueAt: dueTime(now, risk.level, this.settings),
           resubmissionCount: 0,
+          erasedAt: null,
           createdAt: now,
           updatedAt: now,
           version: 1,
         });
+        storeDataKey(tx, id, wrapped, now);
         recordSubmission(tx, application, this.actor, now);
         await recordAuditEvent(tx, this.actor, {
           applicationId: application.id,

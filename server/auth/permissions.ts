@@ -9,6 +9,8 @@ export type Role = (typeof ROLES)[number];
 export const PERMISSIONS = {
   'applications.submit': 'Create, resubmit and withdraw applications',
   'applications.read': 'Read applications and list them',
+  'applications.read_personal_data':
+    "Read an applicant's email, phone, document number and image in full, as an audited read",
   'review.read': 'Read the queue, its summary, the workflow and timelines',
   'review.work': 'Claim, review, annotate and decide low- and medium-risk applications',
   'review.decide_high_risk': 'Decide high-risk applications',
@@ -28,10 +30,17 @@ export type Access = Permission | typeof PUBLIC | typeof AUTHENTICATED;
 
 export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
   intake: ['applications.submit'],
-  analyst: ['applications.submit', 'applications.read', 'review.read', 'review.work'],
+  analyst: [
+    'applications.submit',
+    'applications.read',
+    'applications.read_personal_data',
+    'review.read',
+    'review.work',
+  ],
   supervisor: [
     'applications.submit',
     'applications.read',
+    'applications.read_personal_data',
     'review.read',
     'review.work',
     'review.decide_high_risk',

@@ -9,6 +9,7 @@ import {
   OutboxEventSchema,
 } from '../audit/outbox.entity.ts';
 import { ApiKeySchema } from '../auth/api-key.entity.ts';
+import { ApplicationKeySchema } from '../pii/application-key.entity.ts';
 import { DecisionSchema } from '../review/decision.entity.ts';
 import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
 
@@ -24,6 +25,7 @@ export const POSTGRES_ENTITIES = [
   AttemptSchema,
   IdempotencyKeySchema,
   ApiKeySchema,
+  ApplicationKeySchema,
 ];
 
 const migrationsPath = new URL('../../migrations', import.meta.url).pathname;

@@ -27,7 +27,10 @@ export const StatusChangeSchema = defineEntity({
 
 export type StatusChange = InferEntity<typeof StatusChangeSchema>;
 
-/** An operator's note. Notes are only ever added; a trigger refuses updates and deletes. */
+/**
+ * An operator's note. Notes are only ever added: a trigger refuses updates and deletes, except
+ * erasure, which replaces the text with `[erased]` and changes nothing else.
+ */
 export const NoteSchema = defineEntity({
   name: 'Note',
   tableName: 'application_notes',
@@ -47,7 +50,7 @@ export const NoteSchema = defineEntity({
       timing: 'before',
       events: ['update', 'delete'],
       forEach: 'row',
-      body: "raise exception 'application notes are append-only' using errcode = 'restrict_violation'",
+      body: "if tg_op = 'UPDATE' and new.text = '[erased]' and new.id = old.id and new.application_id = old.application_id and new.author = old.author and new.created_at = old.created_at then return new; end if; raise exception 'application notes are append-only' using errcode = 'restrict_violation'",
     },
   ],
 });
@@ -70,7 +73,9 @@ export const AttemptSchema = defineEntity({
     phone: p.string().length(16),
     country: p.string().length(2),
     documentType: p.enum(DOCUMENT_TYPES),
-    documentNumber: p.string().length(64),
+    /** Encrypted with the application's data key; null once erased. */
+    documentNumberEncrypted: p.text().nullable(),
+    documentNumberHint: p.string().length(4).nullable(),
     documentIssuingCountry: p.string().length(2),
     documentImageUrl: p.string().length(2048),
     riskScore: p.smallint(),

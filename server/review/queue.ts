@@ -28,6 +28,11 @@ export interface QueueFilter {
   dueTo?: Date | undefined;
   breached?: boolean | undefined;
   q?: string | undefined;
+  /**
+   * Lookup hash of a comparable document number, as stored; without it, `q` does not search
+   * document numbers.
+   */
+  documentHash?: ((comparable: string) => string) | undefined;
   sort: QueueSort;
   cursor?: string | undefined;
   limit: number;
@@ -55,7 +60,7 @@ const hasLetterOrDigit = (word: string) => /[\p{L}\p{N}]/u.test(word);
  * Turns free text into the searches it can mean: the words of a name (in any order, marks
  * and case ignored), an email address, and a document number typed with or without separators.
  */
-export function parseSearch(q: string): Search {
+export function parseSearch(q: string, documentHash?: (comparable: string) => string): Search {
   if (/\p{Cc}/u.test(q)) {
     throw invalidInput([{ path: 'q', message: 'must not contain control characters' }]);
   }
@@ -83,10 +88,14 @@ export function parseSearch(q: string): Search {
     if (email.ok) indexed.push({ sql: 'email_lookup = ?', params: [email.value.lookup] });
   }
   const documentNumber = normalizeDocumentNumber(q);
-  if (documentNumber.ok && documentNumber.value.comparable.length >= SEARCH_WORD_MIN) {
+  if (
+    documentHash &&
+    documentNumber.ok &&
+    documentNumber.value.comparable.length >= SEARCH_WORD_MIN
+  ) {
     indexed.push({
-      sql: 'document_number_comparable = ?',
-      params: [documentNumber.value.comparable],
+      sql: 'document_number_hash = ?',
+      params: [documentHash(documentNumber.value.comparable)],
     });
   }
   if (indexed.length === 0) {
@@ -209,7 +218,7 @@ export function queueQuery(filter: QueueFilter, now: Date): { sql: string; param
   if (filter.q) {
     // The matches are found first, by the trigram and equality indexes, and sorted after:
     // a rare name must not make the planner walk the whole due-time index looking for it.
-    const search = parseSearch(filter.q);
+    const search = parseSearch(filter.q, filter.documentHash);
     withClause = `with matches as materialized (select id from applications where ${OPEN_STATUS_SQL} and (${search.indexed.map((part) => `(${part.sql})`).join(' or ')})) `;
     for (const part of search.indexed) withParams.push(...part.params);
     where.push('id in (select id from matches)');

@@ -2,9 +2,11 @@ import type { OpenApiMeta } from 'trpc-to-openapi';
 import { z } from 'zod';
 import type { Application } from '../applications/application.entity.ts';
 import { toApplicationOutput, toQueueItem } from '../applications/output.ts';
+import { canReadPersonalData, personalFields } from '../applications/personal-view.ts';
 import { applicationOutput, PAGE_SIZE_DEFAULT } from '../applications/schemas.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { recordRead } from '../audit/outbox.ts';
+import { documentNumberHash } from '../pii/documents.ts';
 import { isOperator } from '../shared/actor.ts';
 import type { Context } from '../trpc/context.ts';
 import { operatorAllow, router } from '../trpc/init.ts';
@@ -68,10 +70,11 @@ const change = (path: string, summary: string, description: string): OpenApiMeta
 /** Builds the response of a change: the application with its latest decision. */
 export async function applicationResponse(ctx: Context, application: Application) {
   const decision = await findLatestDecision(ctx.em, application.id);
-  return toApplicationOutput(application, decision, ctx.review, isOperator(ctx.actor));
+  const personal = await personalFields(ctx.em, ctx.vault, ctx.actor, application);
+  return toApplicationOutput(application, decision, ctx.review, isOperator(ctx.actor), personal);
 }
 
-const service = (ctx: Context) => new ReviewService(ctx.em, ctx.actor, ctx.review);
+const service = (ctx: Context) => new ReviewService(ctx.em, ctx.actor, ctx.review, ctx.vault);
 
 export const reviewRouter = router({
   queue: operatorAllow('review.read')
@@ -109,6 +112,7 @@ export const reviewRouter = router({
           dueTo: input.dueTo,
           breached: input.breached,
           q: input.q,
+          documentHash: (comparable) => documentNumberHash(ctx.vault, comparable),
           sort: input.sort ?? 'due',
           cursor: input.cursor,
           limit: input.limit ?? PAGE_SIZE_DEFAULT,
@@ -344,10 +348,13 @@ export const reviewRouter = router({
     .input(applicationIdInput)
     .output(timelineOutput)
     .query(async ({ ctx, input }) => {
-      await new ApplicationService(ctx.em, ctx.actor, ctx.review).get(input.id);
+      await new ApplicationService(ctx.em, ctx.actor, ctx.review, ctx.vault).get(input.id);
       // Earlier attempts carry personal data, so opening the timeline is an audited read.
       await recordRead(ctx.em, ctx.actor, input.id, 'timeline');
       ctx.relay.nudge();
-      return readTimeline(ctx.em, ctx.auditEm, input.id);
+      return readTimeline(ctx.em, ctx.auditEm, input.id, {
+        vault: ctx.vault,
+        full: canReadPersonalData(ctx.actor),
+      });
     }),
 });

@@ -9,6 +9,13 @@ import { isOpenStatus } from '../applications/status.ts';
 import type { AuditChange } from '../audit/audit-event.entity.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import { type Permission, permissionsOf, rolesGranting } from '../auth/permissions.ts';
+import {
+  attemptField,
+  DOCUMENT_NUMBER_FIELD,
+  dataKeyOf,
+  sealDocumentNumber,
+} from '../pii/documents.ts';
+import type { PersonalDataVault } from '../pii/vault.ts';
 import type { RiskLevel } from '../risk/score.ts';
 import type { Actor, Operator } from '../shared/actor.ts';
 import { conflict, DomainError, forbidden, invalidInput, notFound } from '../shared/errors.ts';
@@ -69,6 +76,7 @@ export class ReviewService {
     private readonly em: EntityManager,
     private readonly actor: Actor,
     private readonly settings: ReviewSettings,
+    private readonly vault: PersonalDataVault,
   ) {}
 
   claim(id: string, version: number): Promise<Application> {
@@ -282,8 +290,22 @@ export class ReviewService {
       applyTransition(tx, application, 'resubmit', this.actor, now);
       this.requireResubmissionLeft(application, 'resubmit');
 
+      const dataKey = await dataKeyOf(tx, this.vault, application.id);
+      if (!dataKey || !application.documentNumberEncrypted) {
+        throw transitionConflict(
+          application.status,
+          `Cannot resubmit application ${id}: its personal data was erased.`,
+        );
+      }
+      const attemptId = uuidv7();
+      const previousNumber = this.vault.decrypt(
+        dataKey,
+        application.id,
+        DOCUMENT_NUMBER_FIELD,
+        application.documentNumberEncrypted,
+      );
       tx.create(AttemptSchema, {
-        id: uuidv7(),
+        id: attemptId,
         application: application.id,
         attempt: application.resubmissionCount + 1,
         fullName: application.fullName,
@@ -291,7 +313,13 @@ export class ReviewService {
         phone: application.phone,
         country: application.country,
         documentType: application.documentType,
-        documentNumber: application.documentNumber,
+        documentNumberEncrypted: this.vault.encrypt(
+          dataKey,
+          application.id,
+          attemptField(attemptId),
+          previousNumber,
+        ),
+        documentNumberHint: application.documentNumberHint,
         documentIssuingCountry: application.documentIssuingCountry,
         documentImageUrl: application.documentImageUrl,
         riskScore: application.riskScore,
@@ -302,7 +330,12 @@ export class ReviewService {
         replacedAt: now,
       });
 
-      const { risk, possibleDuplicate } = await assessSubmission(tx, input, application.id);
+      const { risk, possibleDuplicate } = await assessSubmission(
+        tx,
+        this.vault,
+        input,
+        application.id,
+      );
       application.fullName = input.applicant.fullName;
       application.searchName = searchForm(input.applicant.fullName);
       application.email = input.applicant.email.address;
@@ -310,8 +343,10 @@ export class ReviewService {
       application.phone = input.applicant.phone;
       application.country = input.applicant.country;
       application.documentType = input.document.type;
-      application.documentNumber = input.document.number.asTyped;
-      application.documentNumberComparable = input.document.number.comparable;
+      Object.assign(
+        application,
+        sealDocumentNumber(this.vault, dataKey, application.id, input.document.number),
+      );
       application.documentIssuingCountry = input.document.issuingCountry;
       application.documentImageUrl = input.document.imageUrl;
       application.riskScore = risk.score;
@@ -332,7 +367,7 @@ export class ReviewService {
           'phone',
           'country',
           'documentType',
-          'documentNumber',
+          'documentNumberEncrypted',
           'documentIssuingCountry',
           'documentImageUrl',
           'riskScore',
@@ -382,7 +417,7 @@ export class ReviewService {
         );
       if (overdue.length === 0) return expired;
       for (const { id, version } of overdue) {
-        const service = new ReviewService(this.em.fork(), this.actor, this.settings);
+        const service = new ReviewService(this.em.fork(), this.actor, this.settings, this.vault);
         try {
           await service.change(id, version, (tx, application, at) => {
             applyTransition(tx, application, 'expire', this.actor, at);

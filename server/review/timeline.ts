@@ -1,12 +1,15 @@
 import type { EntityManager as MongoEntityManager } from '@mikro-orm/mongodb';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
+import { ERASED } from '../applications/personal-view.ts';
 import { AuditEventSchema } from '../audit/audit-event.entity.ts';
 import { OutboxEventSchema } from '../audit/outbox.entity.ts';
 import { toAuditEventOutput } from '../audit/service.ts';
+import { attemptField, dataKeyOf } from '../pii/documents.ts';
+import { maskTail, type PersonalDataVault } from '../pii/vault.ts';
 import { DecisionSchema } from './decision.entity.ts';
 import { toDecisionOutput } from './decision-output.ts';
-import { AttemptSchema, NoteSchema, StatusChangeSchema } from './history.entity.ts';
+import { type Attempt, AttemptSchema, NoteSchema, StatusChangeSchema } from './history.entity.ts';
 import type { timelineEntryOutput } from './schemas.ts';
 
 type TimelineEntry = z.input<typeof timelineEntryOutput>;
@@ -23,6 +26,7 @@ export async function readTimeline(
   em: EntityManager,
   auditEm: MongoEntityManager,
   applicationId: string,
+  personalData: { vault: PersonalDataVault; full: boolean },
   limit = TIMELINE_LIMIT_PER_SOURCE,
 ): Promise<{ items: TimelineEntry[]; truncated: boolean }> {
   const newestFirst = { limit: limit + 1 } as const;
@@ -103,7 +107,23 @@ export async function readTimeline(
       note: { id: note.id, author: note.author, text: note.text, createdAt: note.createdAt },
     });
   }
+  // Replaced attempts show their document numbers under the same rule as the application.
+  const dataKey = personalData.full
+    ? await dataKeyOf(em.fork(), personalData.vault, applicationId)
+    : null;
+  const numberOf = (attempt: Attempt) =>
+    dataKey && attempt.documentNumberEncrypted
+      ? personalData.vault.decrypt(
+          dataKey,
+          applicationId,
+          attemptField(attempt.id),
+          attempt.documentNumberEncrypted,
+        )
+      : attempt.documentNumberEncrypted
+        ? `•••••${attempt.documentNumberHint ?? ''}`
+        : ERASED;
   for (const attempt of attempts.slice(0, limit)) {
+    const full = dataKey !== null;
     push(attempt.replacedAt, attempt.id, {
       kind: 'attempt',
       at: attempt.replacedAt,
@@ -114,15 +134,15 @@ export async function readTimeline(
         replacedAt: attempt.replacedAt,
         applicant: {
           fullName: attempt.fullName,
-          email: attempt.email,
-          phone: attempt.phone,
+          email: full ? attempt.email : maskTail(attempt.email, 0),
+          phone: full ? attempt.phone : maskTail(attempt.phone, 2),
           country: attempt.country,
         },
         document: {
           type: attempt.documentType,
-          number: attempt.documentNumber,
+          number: numberOf(attempt),
           issuingCountry: attempt.documentIssuingCountry,
-          imageUrl: attempt.documentImageUrl,
+          imageUrl: full ? attempt.documentImageUrl : '',
         },
         risk: {
           score: attempt.riskScore,

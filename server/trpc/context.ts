@@ -7,6 +7,7 @@ import type { Authentication } from '../auth/authenticate.ts';
 import type { FailureLimiter } from '../auth/failures.ts';
 import type { TokenVerifier } from '../auth/tokens.ts';
 import type { Config } from '../config.ts';
+import { PersonalDataVault } from '../pii/vault.ts';
 import { type ReviewSettings, reviewSettings } from '../review/settings.ts';
 import { type Actor, anonymousClient } from '../shared/actor.ts';
 import type { DomainError } from '../shared/errors.ts';
@@ -27,6 +28,8 @@ export interface AppServices {
   verifier?: TokenVerifier | null;
   /** Counts failed authentications; one per process. */
   authFailures?: FailureLimiter;
+  /** Encrypts and decrypts personal data; built from the configuration when absent. */
+  vault?: PersonalDataVault;
 }
 
 /** What the HTTP layer learned about a request before the procedure runs. */
@@ -51,6 +54,7 @@ export interface Context {
   auditEm: MongoEntityManager;
   relay: AuditRelay;
   review: ReviewSettings;
+  vault: PersonalDataVault;
   anchorKey: KeyObject | null;
   inFlight: InFlight | null;
   /** The Idempotency-Key header as sent, unchecked. */
@@ -79,6 +83,7 @@ export function createContext(
     auditEm: services.mongo.em.fork(),
     relay: services.relay,
     review: reviewSettings(services.config),
+    vault: services.vault ?? PersonalDataVault.fromConfig(services.config),
     anchorKey: services.anchorKey ?? null,
     inFlight: services.inFlight ?? null,
     idempotencyKeyHeader: credentials.idempotencyKey,

@@ -58,6 +58,10 @@ export const TEST_JWT_SECRET = 'test-secret-of-the-kyc-back-office-suite';
 export const TEST_JWT_ISSUER = 'https://idp.test.invalid/';
 export const TEST_JWT_AUDIENCE = 'kyc-back-office';
 
+/** Keys that encrypt and hash personal data on test servers: fixed, so that runs agree. */
+export const TEST_PII_KEYS = 'test1:oVwYOi2gDULlDDYuNQAxwMzgRbUR2FYVbl/pug7/QVk=';
+export const TEST_PII_HMAC_KEY = 'iJEOjAnIASjNMbeVvhJvGbcEJ68P9ylfD+kQL3FRhQY=';
+
 export function testConfig(overrides: Record<string, string> = {}): Config {
   return loadConfig({
     DATABASE_URL: TEST_DATABASE_URL,
@@ -69,6 +73,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     AUTH_JWT_SECRET: TEST_JWT_SECRET,
     AUTH_ISSUER: TEST_JWT_ISSUER,
     AUTH_AUDIENCE: TEST_JWT_AUDIENCE,
+    PII_KEYS: TEST_PII_KEYS,
+    PII_HMAC_KEY: TEST_PII_HMAC_KEY,
     ...overrides,
   });
 }

@@ -1,0 +1,85 @@
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Application } from '../applications/application.entity.ts';
+import type { NormalizedDocumentNumber } from '../applications/normalize.ts';
+import { ApplicationKeySchema } from './application-key.entity.ts';
+import type { PersonalDataVault, WrappedKey } from './vault.ts';
+
+/** The field name a document number is encrypted under, bound into its ciphertext. */
+export const DOCUMENT_NUMBER_FIELD = 'document_number';
+/** The field name of a replaced attempt's document number. */
+export const attemptField = (attemptId: string) => `attempt:${attemptId}:document_number`;
+
+/** The stored forms of a document number: encrypted, its lookup hash and its visible tail. */
+export interface SealedDocumentNumber {
+  documentNumberEncrypted: string;
+  documentNumberHash: string;
+  documentNumberHint: string;
+}
+
+/** The lookup hash of a comparable document number, for duplicates and search. */
+export const documentNumberHash = (vault: PersonalDataVault, comparable: string) =>
+  vault.lookupHash(DOCUMENT_NUMBER_FIELD, comparable);
+
+export function sealDocumentNumber(
+  vault: PersonalDataVault,
+  dataKey: Buffer,
+  applicationId: string,
+  number: NormalizedDocumentNumber,
+): SealedDocumentNumber {
+  return {
+    documentNumberEncrypted: vault.encrypt(
+      dataKey,
+      applicationId,
+      DOCUMENT_NUMBER_FIELD,
+      number.asTyped,
+    ),
+    documentNumberHash: documentNumberHash(vault, number.comparable),
+    documentNumberHint: number.comparable.slice(-4),
+  };
+}
+
+/**
+ * Adds the row of a new application's wrapped data key to the caller's transaction. Call it
+ * after creating the application, so that the unit of work inserts the application first.
+ */
+export function storeDataKey(
+  tx: EntityManager,
+  applicationId: string,
+  wrapped: WrappedKey,
+  now: Date,
+): void {
+  tx.create(ApplicationKeySchema, {
+    application: applicationId,
+    keyId: wrapped.keyId,
+    wrappedKey: wrapped.wrapped,
+    createdAt: now,
+  });
+}
+
+/** Reads and unwraps an application's data key; null once its personal data is erased. */
+export async function dataKeyOf(
+  em: EntityManager,
+  vault: PersonalDataVault,
+  applicationId: string,
+): Promise<Buffer | null> {
+  const row = await em.findOne(ApplicationKeySchema, { application: applicationId });
+  if (!row) return null;
+  return vault.unwrap({ keyId: row.keyId, wrapped: row.wrappedKey }, applicationId);
+}
+
+/** Decrypts an application's current document number; null once erased. */
+export async function readDocumentNumber(
+  em: EntityManager,
+  vault: PersonalDataVault,
+  application: Application,
+): Promise<string | null> {
+  if (!application.documentNumberEncrypted) return null;
+  const key = await dataKeyOf(em, vault, application.id);
+  if (!key) return null;
+  return vault.decrypt(
+    key,
+    application.id,
+    DOCUMENT_NUMBER_FIELD,
+    application.documentNumberEncrypted,
+  );
+}
