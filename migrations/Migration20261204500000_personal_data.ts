@@ -7,7 +7,8 @@ import { PersonalDataVault } from '../server/pii/vault.ts';
  * attempts); an HMAC of the comparable form replaces the plaintext lookup column. Existing
  * rows are converted with the keys in PII_KEYS and PII_HMAC_KEY, read from the environment as
  * `npm run migrate` loads it (the development keys when unset). Also adds what erasure needs:
- * the erasure time, and an exception to the append-only notes for erasing their text.
+ * the erasure time, and an exception to the append-only notes for erasing their text; and the
+ * submitting actor, which limits what a submitter without read access may change.
  */
 export class Migration20261204500000_personal_data extends Migration {
   override name = 'Migration20261204500000_personal_data';
@@ -23,7 +24,7 @@ export class Migration20261204500000_personal_data extends Migration {
       `create index "application_keys_key_id_index" on "application_keys" ("key_id");`,
     );
     await this.execute(
-      `alter table "applications" add column "document_number_encrypted" text null, add column "document_number_hash" varchar(64) null, add column "document_number_hint" varchar(4) null, add column "erased_at" timestamptz null;`,
+      `alter table "applications" add column "document_number_encrypted" text null, add column "document_number_hash" varchar(64) null, add column "document_number_hint" varchar(4) null, add column "erased_at" timestamptz null, add column "submitted_by" varchar(128) null;`,
     );
     await this.execute(
       `alter table "application_attempts" add column "document_number_encrypted" text null, add column "document_number_hint" varchar(4) null;`,
@@ -117,7 +118,7 @@ export class Migration20261204500000_personal_data extends Migration {
     );
     await this.execute('drop table if exists "application_keys";');
     await this.execute(
-      `alter table "applications" drop column "document_number_encrypted", drop column "document_number_hash", drop column "document_number_hint", drop column "erased_at", add column "document_number" varchar(64) not null, add column "document_number_comparable" varchar(40) not null;`,
+      `alter table "applications" drop column "document_number_encrypted", drop column "document_number_hash", drop column "document_number_hint", drop column "erased_at", drop column "submitted_by", add column "document_number" varchar(64) not null, add column "document_number_comparable" varchar(40) not null;`,
     );
     await this.execute(
       `alter table "application_attempts" drop column "document_number_encrypted", drop column "document_number_hint", add column "document_number" varchar(64) not null;`,

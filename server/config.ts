@@ -141,6 +141,7 @@ const envSchema = z
         .optional(),
     ),
     TRPC_MAX_BATCH: wholeNumber(1, 100, 50),
+    RETENTION_DAYS: wholeNumber(1, 36_500, 1825),
     PII_KEYS: z.preprocess(
       emptyAsUnset,
       z
@@ -256,6 +257,8 @@ const hints: Record<keyof Config, string> = {
     'Set it to the window of that limit in seconds, or unset it for 300.',
   CORS_ORIGINS:
     'Set it to the browser origins allowed to call the API, separated by commas, or unset it to allow none.',
+  RETENTION_DAYS:
+    'Set it to the days personal data is kept after an application is decided, withdrawn or expired, or unset it for 1825 (five years).',
   TRPC_MAX_BATCH: 'Set it to the most calls one tRPC batch may hold (1-100), or unset it for 50.',
   PII_KEYS:
     'Set it to ID:BASE64 keys of 32 bytes separated by commas, e.g. k2026:<openssl rand -base64 32>, or unset it outside production.',

@@ -8,6 +8,7 @@ import type { Config } from './config.ts';
 import { openMongo } from './db/mongo.ts';
 import { openPostgres } from './db/postgres.ts';
 import { buildApp } from './http/app.ts';
+import { PersonalDataVault } from './pii/vault.ts';
 import { InFlight } from './shared/in-flight.ts';
 import { createLogger, safeError } from './shared/log.ts';
 
@@ -89,6 +90,23 @@ export async function startServer(
     );
   }
 
+  const vault = PersonalDataVault.fromConfig(config);
+  const keyRows = await postgres.em
+    .getConnection()
+    .execute<{ key_id: string }[]>('select distinct key_id from application_keys');
+  const missing = keyRows.map((row) => row.key_id).filter((id) => !vault.hasKey(id));
+  if (missing.length > 0) {
+    await postgres.close();
+    throw new StartupError(
+      `Stored applications need the personal-data key(s) ${missing.join(', ')}, which PII_KEYS does not list. Add them to PII_KEYS; set PII_ACTIVE_KEY_ID to choose the key for new applications.`,
+    );
+  }
+  if (vault.development) {
+    log.warn(
+      'PII_KEYS and PII_HMAC_KEY are not set: personal data is encrypted with the development keys, which anyone can compute',
+    );
+  }
+
   const mongo = await openMongo(config.MONGO_URI, config.MONGO_DB_NAME);
   const relay = new AuditRelay(postgres, mongo, log.child({ component: 'audit-relay' }), {
     maxAttempts: config.AUDIT_MAX_ATTEMPTS,
@@ -98,7 +116,7 @@ export async function startServer(
     ...options.relay,
   });
   const inFlight = new InFlight();
-  const app = buildApp({ config, log, postgres, mongo, relay, anchorKey, inFlight });
+  const app = buildApp({ config, log, postgres, mongo, relay, anchorKey, inFlight, vault });
   await app.listen({ host: options.host ?? '0.0.0.0', port: config.PORT });
   relay.start();
 

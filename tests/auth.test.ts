@@ -34,6 +34,7 @@ const EXPECTED_ACCESS: Record<string, string> = {
   'applications.create': 'applications.submit',
   'applications.resubmit': 'applications.submit',
   'applications.withdraw': 'applications.submit',
+  'applications.erase': 'applications.erase',
   'applications.get': 'applications.read',
   'applications.list': 'applications.read',
   'applications.auditEvents': 'audit.read',

@@ -33,6 +33,7 @@ docs('lists every REST procedure under the prefix', async ({ url }) => {
     '/applications/{id}/claim',
     '/applications/{id}/confirm',
     '/applications/{id}/decline',
+    '/applications/{id}/erase',
     '/applications/{id}/hold',
     '/applications/{id}/notes',
     '/applications/{id}/override-risk',

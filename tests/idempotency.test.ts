@@ -1,6 +1,7 @@
 import pg from 'pg';
 import * as assert from 'uvu/assert';
 import { createKycClient, type KycClient } from '../sdk/src/index.ts';
+import { storedIdempotencyKey } from '../server/applications/idempotency.ts';
 import { isolatedServer } from './helpers/env.ts';
 import { expectTRPCError } from './helpers/errors.ts';
 import { applicationInput } from './helpers/fixtures.ts';
@@ -102,9 +103,10 @@ idempotency('an expired key starts over', async ({ client, db }) => {
     ...applicationInput(),
     idempotencyKey: key,
   });
+  const stored = storedIdempotencyKey(TEST_OPERATOR, key);
   await db.query(
     `update idempotency_keys set expires_at = now() - interval '1 second' where key = $1`,
-    [key],
+    [stored],
   );
 
   const second = await client.applications.create.mutate({
@@ -112,10 +114,10 @@ idempotency('an expired key starts over', async ({ client, db }) => {
     idempotencyKey: key,
   });
   assert.is.not(second.id, first.id);
-  const stored = await db.query('select application_id from idempotency_keys where key = $1', [
-    key,
+  const row = await db.query('select application_id from idempotency_keys where key = $1', [
+    stored,
   ]);
-  assert.is(stored.rows[0].application_id, second.id);
+  assert.is(row.rows[0].application_id, second.id);
 });
 
 idempotency('rejects malformed and conflicting keys', async ({ url }) => {

@@ -440,6 +440,84 @@ export type AppRouter = TRPCBuiltRouter<
         };
         meta: object;
       }>;
+      erase: TRPCMutationProcedure<{
+        input: { id: string; basis: 'applicant_request' | 'retention_period' };
+        output: {
+          id: string;
+          externalReference: string;
+          status:
+            | 'submitted'
+            | 'in_review'
+            | 'on_hold'
+            | 'pending_confirmation'
+            | 'resubmission_requested'
+            | 'approved'
+            | 'rejected'
+            | 'withdrawn'
+            | 'expired';
+          personalData: 'full' | 'masked' | 'erased';
+          applicant: { fullName: string; email: string; phone: string; country: string };
+          document: {
+            type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
+            number: string;
+            numberComparable: string;
+            issuingCountry: string;
+            imageUrl: string;
+          };
+          risk: {
+            score: number;
+            level: 'low' | 'medium' | 'high';
+            computedLevel: 'low' | 'medium' | 'high';
+            overridden: boolean;
+            rulesetVersion: string;
+            factors: Array<{ code: string; points: number; description: string }>;
+          };
+          review: {
+            assigneeId: null | string;
+            assignedAt: null | Date;
+            submittedAt: Date;
+            dueAt: Date;
+            breached: boolean;
+            resubmissionCount: number;
+            resubmissionsLeft: number;
+            decision: null | {
+              id: string;
+              kind: 'approve' | 'reject' | 'request_resubmission' | 'risk_override';
+              state: 'pending_confirmation' | 'effective' | 'confirmed' | 'declined' | 'voided';
+              attempt: number;
+              reasonCode:
+                | null
+                | 'verified'
+                | 'verified_after_enhanced_review'
+                | 'document_expired'
+                | 'document_unreadable'
+                | 'document_unsupported'
+                | 'data_mismatch'
+                | 'sanctions_match'
+                | 'politically_exposed_person'
+                | 'duplicate'
+                | 'suspected_fraud'
+                | 'underage'
+                | 'unsupported_country'
+                | 'other';
+              riskLevel: null | 'low' | 'medium' | 'high';
+              retryAllowed: boolean | null;
+              internalComment: null | string;
+              applicantMessage: null | string;
+              decidedBy: null | string;
+              decidedAt: Date;
+              resolvedBy: null | string;
+              resolvedAt: null | Date;
+              resolutionComment: null | string;
+            };
+          };
+          possibleDuplicate: boolean;
+          createdAt: Date;
+          updatedAt: Date;
+          version: number;
+        };
+        meta: object;
+      }>;
       auditEvents: TRPCQueryProcedure<{
         input: { id: string; cursor?: undefined | string; limit?: undefined | number };
         output: {
@@ -1809,6 +1887,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'applications.submit'
             | 'applications.read'
             | 'applications.read_personal_data'
+            | 'applications.erase'
             | 'review.read'
             | 'review.work'
             | 'review.decide_high_risk'

@@ -43,6 +43,8 @@ export const ApplicationSchema = defineEntity({
     /** Service-level target: the latest submission plus the target of its risk level. */
     dueAt: p.datetime(),
     resubmissionCount: p.smallint(),
+    /** The actor that created the application; submitters without read access see only theirs. */
+    submittedBy: p.string().length(128).nullable(),
     /** When the applicant's personal data was erased; null while it is kept. */
     erasedAt: p.datetime().nullable(),
     createdAt: p.datetime(),

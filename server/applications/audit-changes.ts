@@ -25,6 +25,8 @@ const AUDIT_CLASSIFICATION: Record<ApplicationField, 'value' | 'name' | 'omit'> 
   possibleDuplicate: 'value',
   version: 'value',
   erasedAt: 'value',
+  // The actor of the creation event.
+  submittedBy: 'omit',
   // The submitting system's reference can identify a person there, so only its name is kept.
   externalReference: 'name',
   fullName: 'name',

@@ -35,6 +35,14 @@ export function idempotencyKeyOf(
   return header;
 }
 
+/**
+ * The form a key is stored in: a hash of the caller's id and the key, so that two clients who
+ * pick the same key do not share it.
+ */
+export function storedIdempotencyKey(actorId: string, sentKey: string): string {
+  return createHash('sha256').update(`${actorId}\u0000${sentKey}`).digest('hex');
+}
+
 /** Hashes the normalised request without its key, so equivalent bodies hash alike. */
 export function requestHashOf(input: CreateApplicationInput): string {
   const { idempotencyKey: _key, ...request } = input;
@@ -50,10 +58,12 @@ export function requestHashOf(input: CreateApplicationInput): string {
  */
 export async function claimIdempotencyKey(
   tx: EntityManager,
-  key: string,
+  actorId: string,
+  sentKey: string,
   requestHash: string,
   now: Date,
 ): Promise<string | null> {
+  const key = storedIdempotencyKey(actorId, sentKey);
   await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
   const [row] = await tx.execute<
     { request_hash: string; application_id: string; expires_at: Date }[]
@@ -65,7 +75,7 @@ export async function claimIdempotencyKey(
   }
   if (row.request_hash !== requestHash) {
     throw conflict(
-      `Idempotency key "${key}" was used with a different request; send a new key for a new request`,
+      `Idempotency key "${sentKey}" was used with a different request; send a new key for a new request`,
     );
   }
   return row.application_id;
@@ -74,12 +84,14 @@ export async function claimIdempotencyKey(
 /** Stores the key with the application its request created, in the caller's transaction. */
 export async function rememberIdempotencyKey(
   tx: EntityManager,
-  key: string,
+  actorId: string,
+  sentKey: string,
   requestHash: string,
   applicationId: string,
   now: Date,
   ttlHours: number,
 ): Promise<void> {
+  const key = storedIdempotencyKey(actorId, sentKey);
   await tx.execute(
     'insert into idempotency_keys (key, request_hash, application_id, created_at, expires_at) values (?, ?, ?, ?, ?)',
     [key, requestHash, applicationId, now, new Date(now.getTime() + ttlHours * 3_600_000)],

@@ -43,8 +43,9 @@ export function toApplicationOutput(
       factors: application.riskFactors,
     },
     review: {
-      assigneeId: application.assigneeId ?? null,
-      assignedAt: application.assignedAt ?? null,
+      // Operator ids name staff: only operators see them.
+      assigneeId: forOperator ? (application.assigneeId ?? null) : null,
+      assignedAt: forOperator ? (application.assignedAt ?? null) : null,
       submittedAt: application.submittedAt,
       dueAt: application.dueAt,
       breached: isBreached(application, now),

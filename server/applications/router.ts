@@ -2,16 +2,18 @@ import { z } from 'zod';
 import { recordRead } from '../audit/outbox.ts';
 import { listApplicationAuditEventsInput, listAuditEventsOutput } from '../audit/schemas.ts';
 import { AuditService, toAuditEventOutput } from '../audit/service.ts';
+import { eraseApplication } from '../pii/erasure.ts';
 import { applicationResponse } from '../review/router.ts';
 import { resubmitInput, versionInput } from '../review/schemas.ts';
 import { ReviewService } from '../review/service.ts';
-import { allow, router } from '../trpc/init.ts';
+import { allow, operatorAllow, router } from '../trpc/init.ts';
 import { idempotencyKeyOf } from './idempotency.ts';
 import { toApplicationSummary } from './output.ts';
 import { canReadPersonalData } from './personal-view.ts';
 import {
   applicationOutput,
   createApplicationInput,
+  eraseInput,
   getApplicationInput,
   listApplicationsInput,
   listApplicationsOutput,
@@ -122,8 +124,8 @@ export const applicationsRouter = router({
       return { items: page.items.map(toApplicationSummary), nextCursor: page.nextCursor };
     }),
 
-  // NOTE: until authentication exists, any caller can resubmit or withdraw any application;
-  // the audit event records it as the anonymous client.
+  // A caller without applications.read, such as an intake API key, may resubmit or withdraw
+  // only the applications it submitted; to it, the others do not exist (404).
   resubmit: allow('applications.submit')
     .meta({
       openapi: {
@@ -186,6 +188,35 @@ export const applicationsRouter = router({
         ctx.vault,
       ).withdraw(input.id, input.version);
       ctx.relay.nudge();
+      return applicationResponse(ctx, application);
+    }),
+
+  erase: operatorAllow('applications.erase')
+    .meta({
+      openapi: {
+        method: 'POST',
+        path: '/applications/{id}/erase',
+        tags: TAGS,
+        summary: "Erase the applicant's personal data",
+        description:
+          "Deletes the application's data key, which leaves its encrypted document numbers unreadable, and replaces the name, contact details, image URLs, external reference and the free text of notes and decisions. Status, decisions, reason codes, risk, timestamps and the audit chain stay. Only decided, withdrawn or expired applications can be erased; erasing twice changes nothing.",
+        protect: true,
+        successDescription: 'The application with its personal data erased',
+        errorResponses: {
+          400: 'Invalid input',
+          404: 'Not found',
+          409: 'The application is open; `data.details` has its status',
+          500: 'Unexpected error',
+          503: 'PostgreSQL is unavailable',
+        },
+      },
+    })
+    .input(eraseInput)
+    .output(applicationOutput)
+    .mutation(async ({ ctx, input }) => {
+      const application = await eraseApplication(ctx.em, ctx.actor, input.id, input.basis);
+      ctx.relay.nudge();
+      ctx.log.info({ applicationId: application.id, basis: input.basis }, 'personal data erased');
       return applicationResponse(ctx, application);
     }),
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { ERASURE_BASES } from '../pii/erasure.ts';
 import { decisionOutput } from '../review/decision-output.ts';
 import { DOCUMENT_TYPES, RISK_LEVELS } from '../risk/score.ts';
 import { normalizeCountry } from '../shared/country.ts';
@@ -229,4 +230,12 @@ export const listApplicationsOutput = z.object({
     .string()
     .nullable()
     .meta({ description: 'Cursor of the next page; null on the last page' }),
+});
+
+export const eraseInput = z.object({
+  id: uuidParam('Application id'),
+  basis: z.enum(ERASURE_BASES).meta({
+    description:
+      'applicant_request: the applicant asked for erasure. retention_period: the retention period ran out.',
+  }),
 });

@@ -2,6 +2,7 @@ import { type EntityManager, UniqueConstraintViolationException } from '@mikro-o
 import { uuidv7 } from 'uuidv7';
 import { z } from 'zod';
 import { recordAuditEvent } from '../audit/outbox.ts';
+import { permissionsOf } from '../auth/permissions.ts';
 import { documentNumberHash, sealDocumentNumber, storeDataKey } from '../pii/documents.ts';
 import type { PersonalDataVault } from '../pii/vault.ts';
 import { recordSubmission } from '../review/lifecycle.ts';
@@ -105,15 +106,21 @@ export class ApplicationService {
       return await this.em.transactional(async (tx) => {
         const now = new Date();
         if (key) {
-          const replayed = await claimIdempotencyKey(tx, key, requestHash, now);
+          const replayed = await claimIdempotencyKey(tx, this.actor.id, key, requestHash, now);
           if (replayed) return tx.findOneOrFail(ApplicationSchema, { id: replayed });
         }
         const existing = await tx.findOne(
           ApplicationSchema,
           { externalReference: input.externalReference },
-          { fields: ['id'] },
+          { fields: ['id', 'submittedBy'] },
         );
-        if (existing) throw this.duplicateReference(input.externalReference, existing.id);
+        if (existing) {
+          // Only a caller who may see the other application learns its id.
+          const visible =
+            permissionsOf(this.actor.roles ?? []).has('applications.read') ||
+            existing.submittedBy === this.actor.id;
+          throw this.duplicateReference(input.externalReference, visible ? existing.id : null);
+        }
 
         const { risk, possibleDuplicate } = await assessSubmission(tx, this.vault, input);
         const id = uuidv7();
@@ -144,6 +151,7 @@ export class ApplicationService {
           dueAt: dueTime(now, risk.level, this.settings),
           resubmissionCount: 0,
           erasedAt: null,
+          submittedBy: this.actor.id,
           createdAt: now,
           updatedAt: now,
           version: 1,
@@ -159,7 +167,15 @@ export class ApplicationService {
         if (key) {
           await tx.flush();
           const ttl = this.settings.idempotencyKeyTtlHours;
-          await rememberIdempotencyKey(tx, key, requestHash, application.id, now, ttl);
+          await rememberIdempotencyKey(
+            tx,
+            this.actor.id,
+            key,
+            requestHash,
+            application.id,
+            now,
+            ttl,
+          );
         }
         return application;
       });

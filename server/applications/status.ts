@@ -27,6 +27,14 @@ export const OPEN_STATUSES = [
 
 export type OpenStatus = (typeof OPEN_STATUSES)[number];
 
+/** Statuses no transition leaves. */
+export const FINAL_STATUSES = [
+  'approved',
+  'rejected',
+  'withdrawn',
+  'expired',
+] as const satisfies readonly ApplicationStatus[];
+
 export const isOpenStatus = (status: ApplicationStatus): status is OpenStatus =>
   (OPEN_STATUSES as readonly string[]).includes(status);
 

@@ -36,6 +36,7 @@ export const auditRouter = router({
 
   verify: allow('audit.verify')
     .meta({
+      unbatched: true,
       openapi: {
         method: 'GET',
         path: '/audit/verify',

@@ -134,11 +134,14 @@ export async function authenticate(
 
   if (apiKey !== undefined) {
     if (typeof apiKey !== 'string') return failed(`The ${API_KEY_HEADER} header must be sent once`);
-    const prefix = apiKey.slice(0, 12);
-    const keyBlocked = deps.limiter.retryAfterSeconds(keySubject(prefix));
-    if (keyBlocked > 0) return result(tooManyFailures(keyBlocked), anonymous, keyBlocked);
     const check = await checkApiKey(deps.em(), apiKey);
     if (!check.ok) {
+      // Wrong secrets for one prefix are limited from every address together. The holder of
+      // the right secret is never blocked by them, so knowing a prefix cannot lock a key out.
+      const keyBlocked = check.prefix
+        ? deps.limiter.retryAfterSeconds(keySubject(check.prefix))
+        : 0;
+      if (keyBlocked > 0) return result(tooManyFailures(keyBlocked), anonymous, keyBlocked);
       return failed(
         `The API key is not accepted: ${check.reason}`,
         check.prefix ? [keySubject(check.prefix)] : [],
@@ -182,6 +185,6 @@ export async function authenticate(
 
 function tooManyFailures(seconds: number): DomainError {
   return unauthorized(
-    `Too many failed authentications from this client; try again in ${seconds} seconds`,
+    `Too many failed authentications from this address or for this API key; try again in ${seconds} seconds`,
   );
 }

@@ -11,6 +11,7 @@ export const PERMISSIONS = {
   'applications.read': 'Read applications and list them',
   'applications.read_personal_data':
     "Read an applicant's email, phone, document number and image in full, as an audited read",
+  'applications.erase': "Erase a decided or withdrawn applicant's personal data",
   'review.read': 'Read the queue, its summary, the workflow and timelines',
   'review.work': 'Claim, review, annotate and decide low- and medium-risk applications',
   'review.decide_high_risk': 'Decide high-risk applications',
@@ -47,6 +48,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'review.assign',
     'review.confirm',
     'audit.read',
+    'applications.erase',
   ],
   auditor: ['applications.read', 'review.read', 'audit.read', 'audit.verify'],
   admin: ['keys.manage', 'audit.verify'],

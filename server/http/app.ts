@@ -9,6 +9,7 @@ import { createTokenVerifier } from '../auth/tokens.ts';
 import { appRouter } from '../router.ts';
 import { safeError } from '../shared/log.ts';
 import { type AppServices, createContext } from '../trpc/context.ts';
+import type { KycMeta } from '../trpc/init.ts';
 import { registerAuditExport } from './audit-export.ts';
 import { registerAuthentication } from './auth.ts';
 import { registerDocs } from './docs.ts';
@@ -53,6 +54,13 @@ export function buildApp(services: AppServices) {
   });
   const routes = restRoutes(appRouter);
   const procedures = new Set(Object.keys(appRouter._def.procedures));
+  const unbatched = new Set(
+    Object.entries(
+      appRouter._def.procedures as unknown as Record<string, { _def: { meta?: KycMeta } }>,
+    )
+      .filter(([, procedure]) => procedure._def.meta?.unbatched)
+      .map(([path]) => path),
+  );
   registerRequestHandling(app, log, (path, fastifyRoute) =>
     routeForLog(path, { apiPrefix: config.API_PREFIX, routes, procedures, fastifyRoute }),
   );
@@ -84,9 +92,21 @@ export function buildApp(services: AppServices) {
 
   // tRPC serves GET and POST; other methods would reach its fetch adapter and fail there.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith('/trpc/') && request.method !== 'GET' && request.method !== 'POST') {
+    if (!request.url.startsWith('/trpc/')) return;
+    if (request.method !== 'GET' && request.method !== 'POST') {
       reply.header('allow', 'GET, POST');
       return sendError(request, reply, 405, `${request.method} is not allowed on /trpc`);
+    }
+    const paths = pathOf(request.url).slice('/trpc/'.length).split(',');
+    const heavy = paths.length > 1 ? paths.find((path) => unbatched.has(path)) : undefined;
+    if (heavy) {
+      return sendError(request, reply, 400, `${heavy} must be called on its own, not in a batch`);
+    }
+  });
+  // Responses of the API carry personal data; no cache may keep them.
+  app.addHook('onSend', async (request, reply) => {
+    if (request.url.startsWith('/trpc/') || request.url.startsWith(`${config.API_PREFIX}/`)) {
+      reply.header('cache-control', 'no-store');
     }
   });
 

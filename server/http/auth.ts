@@ -32,7 +32,11 @@ export function registerAuthentication(
     const auth = await authenticate(
       deps,
       {
-        authorization: request.headers.authorization,
+        // Node keeps only the first of repeated authorization headers; all of them count here.
+        authorization:
+          request.raw.headersDistinct.authorization?.length === 1
+            ? request.headers.authorization
+            : request.raw.headersDistinct.authorization,
         apiKey: request.headers[API_KEY_HEADER],
         devOperator: request.headers[DEV_OPERATOR_HEADER],
         devRoles: request.headers[DEV_ROLES_HEADER],

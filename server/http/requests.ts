@@ -93,6 +93,9 @@ export function registerRequestHandling(
   // bodies, and the `input` query parameter of its GET calls, get the depth limit here.
   app.addHook('preValidation', async (request, reply) => {
     const queryInput = (request.query as { input?: unknown } | undefined)?.input;
+    if (Array.isArray(queryInput)) {
+      return sendError(request, reply, 400, 'The input query parameter must be sent once');
+    }
     const text =
       typeof request.body === 'string'
         ? request.body

@@ -103,6 +103,10 @@ export class PersonalDataVault {
     return new PersonalDataVault(keys, active, Buffer.from(config.PII_HMAC_KEY, 'base64'));
   }
 
+  hasKey(keyId: string): boolean {
+    return this.keys.has(keyId);
+  }
+
   /** Makes a data key for a new application, wrapped by the active configured key. */
   newDataKey(applicationId: string): { key: Buffer; wrapped: WrappedKey } {
     const key = randomBytes(32);

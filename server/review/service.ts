@@ -484,7 +484,9 @@ export class ReviewService {
         { id },
         { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
       );
-      if (!application) throw notFound('Application', id);
+      // A submitter without read access may change only its own applications; others look
+      // absent to it, so that it cannot learn which ids exist.
+      if (!application || !this.mayChange(application)) throw notFound('Application', id);
       if (application.version !== version) {
         throw conflict(
           `Application ${id} is at version ${application.version}, not ${version}: it changed since it was read. Reload it and try again.`,
@@ -575,6 +577,14 @@ export class ReviewService {
         `Only the assignee may ${action} application ${application.id}; it is ${who}`,
       );
     }
+  }
+
+  private mayChange(application: Application): boolean {
+    return (
+      this.actor.kind === 'system' ||
+      this.can('applications.read') ||
+      application.submittedBy === this.actor.id
+    );
   }
 
   private can(permission: Permission): boolean {

@@ -20,8 +20,9 @@ const RESERVED_PREFIXES = ['system:', 'import:', 'key:'];
  * differ only in case, set AUTH_SUBJECT_CLAIM to a claim compared without case, such as email.
  */
 export function normalizeOperatorId(input: string): Normalized<string> {
+  // Checked before lower-casing, which maps some non-ASCII letters (the Kelvin sign) to ASCII.
   const id = input.toLowerCase();
-  if (!OPERATOR_ID.test(id)) {
+  if (!OPERATOR_ID.test(id) || !/^[\x21-\x7e]+$/.test(input)) {
     return invalid(
       'must be one operator id: 1-128 letters, digits and . _ @ : | -, starting with a letter or digit',
     );

@@ -15,7 +15,12 @@ import type { Context } from './context.ts';
 import { errorDetails, fieldIssues, toTRPCError } from './errors.ts';
 
 /** Procedure metadata: the REST mapping, and what a caller needs to call the procedure. */
-export type KycMeta = OpenApiMeta & { access?: Access; operatorsOnly?: boolean };
+export type KycMeta = OpenApiMeta & {
+  access?: Access;
+  operatorsOnly?: boolean;
+  /** Reads a whole store; such a procedure is refused inside a tRPC batch. */
+  unbatched?: boolean;
+};
 
 const t = initTRPC
   .context<Context>()

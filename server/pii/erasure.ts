@@ -1,0 +1,110 @@
+import { LockMode } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Application, ApplicationSchema } from '../applications/application.entity.ts';
+import { ERASED } from '../applications/personal-view.ts';
+import { FINAL_STATUSES, isOpenStatus } from '../applications/status.ts';
+import { recordAuditEvent } from '../audit/outbox.ts';
+import type { Actor } from '../shared/actor.ts';
+import { conflict, notFound } from '../shared/errors.ts';
+import { ApplicationKeySchema } from './application-key.entity.ts';
+
+/** Why personal data is erased: the applicant asked, or the retention period ran out. */
+export const ERASURE_BASES = ['applicant_request', 'retention_period'] as const;
+export type ErasureBasis = (typeof ERASURE_BASES)[number];
+
+/**
+ * Erases one applicant's personal data in one transaction. The application's data key is
+ * deleted, which leaves every encrypted document number unreadable; names, contact details,
+ * image URLs, the external reference and the free text of notes and decisions are replaced;
+ * idempotency keys, whose request hashes derive from the data, are deleted. Status, decisions,
+ * reason codes, risk, timestamps and the audit chain stay, and the erasure is an audit event.
+ * Open applications are refused: they must be withdrawn or decided first. Erasing an erased
+ * application changes nothing.
+ */
+export async function eraseApplication(
+  em: EntityManager,
+  actor: Actor,
+  id: string,
+  basis: ErasureBasis,
+): Promise<Application> {
+  return em.transactional(async (tx) => {
+    const application = await tx.findOne(
+      ApplicationSchema,
+      { id },
+      { lockMode: LockMode.PESSIMISTIC_WRITE, refresh: true },
+    );
+    if (!application) throw notFound('Application', id);
+    if (application.erasedAt) return application;
+    if (isOpenStatus(application.status)) {
+      throw conflict(
+        `Application ${id} is ${application.status}, which is open: withdraw or decide it before erasing its personal data.`,
+        undefined,
+        { currentStatus: application.status, erasableStatuses: [...FINAL_STATUSES] },
+      );
+    }
+
+    const now = new Date();
+    await tx.nativeDelete(ApplicationKeySchema, { application: id });
+    Object.assign(application, {
+      externalReference: `erased:${id}`,
+      fullName: ERASED,
+      searchName: '',
+      email: ERASED,
+      emailLookup: `erased:${id}`,
+      phone: '',
+      documentNumberEncrypted: null,
+      documentNumberHash: null,
+      documentNumberHint: null,
+      documentImageUrl: '',
+      erasedAt: now,
+    });
+    await tx.execute(
+      `update application_attempts set full_name = ?, email = ?, phone = '', document_number_encrypted = null, document_number_hint = null, document_image_url = '' where application_id = ?`,
+      [ERASED, ERASED, id],
+    );
+    await tx.execute(`update application_notes set text = ? where application_id = ?`, [
+      ERASED,
+      id,
+    ]);
+    await tx.execute(
+      `update application_decisions set internal_comment = case when internal_comment is null then null else ? end, applicant_message = case when applicant_message is null then null else ? end, resolution_comment = case when resolution_comment is null then null else ? end where application_id = ?`,
+      [ERASED, ERASED, ERASED, id],
+    );
+    await tx.execute('delete from idempotency_keys where application_id = ?', [id]);
+    await recordAuditEvent(tx, actor, {
+      applicationId: id,
+      action: 'application.erased',
+      changes: [
+        { field: 'basis', value: basis },
+        { field: 'erasedAt', value: now.toISOString() },
+      ],
+      occurredAt: now,
+    });
+    return application;
+  });
+}
+
+/**
+ * Erases the personal data of applications that reached a final status more than
+ * `retentionDays` ago, oldest first, up to `limit`. Returns how many it erased.
+ */
+export async function applyRetention(
+  em: EntityManager,
+  actor: Actor,
+  retentionDays: number,
+  now = new Date(),
+  limit = 1000,
+): Promise<number> {
+  const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
+  const due = await em.find(
+    ApplicationSchema,
+    { status: { $in: [...FINAL_STATUSES] }, erasedAt: null, updatedAt: { $lt: cutoff } },
+    { fields: ['id'], orderBy: { updatedAt: 'asc', id: 'asc' }, limit },
+  );
+  let erased = 0;
+  for (const { id } of due) {
+    await eraseApplication(em.fork(), actor, id, 'retention_period');
+    erased += 1;
+  }
+  return erased;
+}
