@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { type AddressInfo, connect } from 'node:net';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import * as assert from 'uvu/assert';
@@ -315,6 +315,38 @@ tokens('unsigned, malformed and subject-less tokens get 401', async ({ url }) =>
   }
 });
 
+tokens('non-ASCII subjects are refused before lower-casing', async ({ url }) => {
+  // U+212A KELVIN SIGN lower-cases to the ASCII letter k.
+  const kelvin = await operatorToken('\u212Aate', ['supervisor']);
+  const response = await meWith(url, `Bearer ${kelvin}`);
+  assert.is(response.status, 401);
+});
+
+tokens('a repeated authorization header is refused', async ({ url }) => {
+  const token = await operatorToken('ana', ['analyst']);
+  const { hostname, port } = new URL(url);
+  // A raw request: Node's client would not send the header twice.
+  const statusLine = (tokens: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = connect(Number(port), hostname, () => {
+        const headers = tokens.map((value) => `Authorization: Bearer ${value}\r\n`).join('');
+        socket.write(
+          `GET ${API}/me HTTP/1.1\r\nHost: ${hostname}\r\n${headers}Connection: close\r\n\r\n`,
+        );
+      });
+      let data = '';
+      socket.on('data', (chunk) => {
+        data += chunk;
+      });
+      socket.on('end', () => resolve(data.split('\r\n')[0] ?? ''));
+      socket.on('error', reject);
+    });
+
+  assert.match(await statusLine([token, 'junk']), ' 401 ');
+  assert.match(await statusLine(['junk', token]), ' 401 ');
+  assert.match(await statusLine([token]), ' 200 ');
+});
+
 tokens('one credential per request', async ({ url }) => {
   const token = await operatorToken('ana', ['analyst']);
   const response = await http(url, 'GET', `${API}/me`, {
@@ -548,6 +580,24 @@ limits('blocks an address after repeated failures, not its neighbours', async ({
   assert.is(forwarded.status, 429, 'x-forwarded-for is not trusted without TRUST_PROXY');
 });
 
+limits('wrong secrets for a prefix do not lock out the right key', async ({ server }) => {
+  const admin = createKycClient({ url: server.url, devOperator: 'root-admin' });
+  const { key, prefix } = await admin.auth.createApiKey.mutate({
+    name: 'victim',
+    roles: ['intake'],
+  });
+  const wrong = { 'x-api-key': `${prefix}_${'A'.repeat(43)}` };
+
+  const guesses = [];
+  for (const address of ['127.0.0.8', '127.0.0.9', '127.0.0.10', '127.0.0.11']) {
+    guesses.push((await meFrom(server.url, address, wrong)).status);
+  }
+  const holder = await meFrom(server.url, '127.0.0.12', { 'x-api-key': key });
+
+  assert.equal(guesses, [401, 401, 401, 429]);
+  assert.is(holder.status, 200);
+});
+
 limits('blocks a key prefix that fails from several addresses', async ({ server }) => {
   const guess = (n: number) => ({ 'x-api-key': `kyc_abcdefgh_${String(n).padStart(43, 'x')}` });
 
@@ -613,6 +663,33 @@ hardening('refuses tRPC batches over the limit', async ({ server }) => {
 
   assert.is(over.status, 400);
   assert.is(within.status, 200);
+});
+
+hardening('refuses a repeated tRPC input and audit.verify inside a batch', async ({ server }) => {
+  const input = encodeURIComponent(JSON.stringify({ json: {} }));
+  const repeated = await http(server.url, 'GET', `/trpc/audit.list?input=${input}&input=1`);
+  const batch = encodeURIComponent(JSON.stringify({ 0: { json: {} }, 1: { json: {} } }));
+  const batched = await http(
+    server.url,
+    'GET',
+    `/trpc/audit.verify,audit.verify?batch=1&input=${batch}`,
+  );
+  const alone = await http(server.url, 'GET', `/trpc/audit.verify?input=${input}`);
+
+  assert.is(repeated.status, 400);
+  assert.is(batched.status, 400);
+  assert.match(batched.body.error.json.message, 'audit.verify must be called on its own');
+  assert.is(alone.status, 200);
+});
+
+hardening('API responses may not be cached', async ({ server }) => {
+  const rest = await http(server.url, 'GET', `${API}/applications`);
+  const trpc = await http(server.url, 'GET', '/trpc/system.status');
+  const docs = await fetch(`${server.url}/docs`);
+
+  assert.is(rest.headers.get('cache-control'), 'no-store');
+  assert.is(trpc.headers.get('cache-control'), 'no-store');
+  assert.is.not(docs.headers.get('cache-control'), 'no-store');
 });
 
 hardening.run();

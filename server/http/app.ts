@@ -103,10 +103,11 @@ export function buildApp(services: AppServices) {
       return sendError(request, reply, 400, `${heavy} must be called on its own, not in a batch`);
     }
   });
-  // Responses of the API carry personal data; no cache may keep them.
-  app.addHook('onSend', async (request, reply) => {
+  // Responses of the API carry personal data; no cache may keep them. The tRPC and REST
+  // adapters write to the raw response, so the header goes there.
+  app.addHook('onRequest', async (request, reply) => {
     if (request.url.startsWith('/trpc/') || request.url.startsWith(`${config.API_PREFIX}/`)) {
-      reply.header('cache-control', 'no-store');
+      reply.raw.setHeader('cache-control', 'no-store');
     }
   });
 
