@@ -26,7 +26,7 @@ import { onTeardown, suite } from './helpers/suite.ts';
 const KEY_A = Buffer.alloc(32, 1).toString('base64');
 const KEY_B = Buffer.alloc(32, 2).toString('base64');
 
-/** Every row of every table in the public schema, as text. */
+/** Reads every row of every table in the public schema, as text. */
 async function everyRow(db: pg.Client): Promise<string> {
   const tables = await db.query<{ tablename: string }>(
     "select tablename from pg_tables where schemaname = 'public'",

@@ -14,12 +14,12 @@ export type ErasureBasis = (typeof ERASURE_BASES)[number];
 
 /**
  * Erases one applicant's personal data in one transaction. The application's data key is
- * deleted, which leaves every encrypted document number unreadable; names, contact details,
- * image URLs, the external reference and the free text of notes and decisions are replaced;
- * idempotency keys, whose request hashes derive from the data, are deleted. Status, decisions,
- * reason codes, risk, timestamps and the audit chain stay, and the erasure is an audit event.
- * Open applications are refused: they must be withdrawn or decided first. Erasing an erased
- * application changes nothing.
+ * deleted, which leaves every encrypted document number unreadable. Names, contact details,
+ * image URLs, the external reference and the free text of notes and decisions are replaced.
+ * Idempotency keys are deleted, because their request hashes derive from the data. Status,
+ * decisions, reason codes, risk, timestamps and the audit chain stay, and the erasure is an
+ * audit event. Open applications are refused: they must be withdrawn or decided first.
+ * Erasing an erased application changes nothing.
  */
 export async function eraseApplication(
   em: EntityManager,
