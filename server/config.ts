@@ -142,6 +142,7 @@ const envSchema = z
     ),
     TRPC_MAX_BATCH: wholeNumber(1, 100, 50),
     RETENTION_DAYS: wholeNumber(1, 36_500, 1825),
+    READINESS_MAX_AUDIT_BACKLOG: wholeNumber(0, 100_000_000, 10_000),
     PII_KEYS: z.preprocess(
       emptyAsUnset,
       z
@@ -257,6 +258,8 @@ const hints: Record<keyof Config, string> = {
     'Set it to the window of that limit in seconds, or unset it for 300.',
   CORS_ORIGINS:
     'Set it to the browser origins allowed to call the API, separated by commas, or unset it to allow none.',
+  READINESS_MAX_AUDIT_BACKLOG:
+    'Set it to the undelivered audit events above which /health/ready answers 503, or unset it for 10000.',
   RETENTION_DAYS:
     'Set it to the days personal data is kept after an application is decided, withdrawn or expired, or unset it for 1825 (five years).',
   TRPC_MAX_BATCH: 'Set it to the most calls one tRPC batch may hold (1-100), or unset it for 50.',

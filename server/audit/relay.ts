@@ -55,6 +55,8 @@ export interface RelayState {
   lastDeliveredAt: Date | null;
   lastFailureAt: Date | null;
   delivered: number;
+  /** Delivery rounds that failed since this process started. */
+  failures: number;
   /** Events this process moved to the dead-letter state. */
   deadLettered: number;
   pruned: number;
@@ -96,6 +98,7 @@ export class AuditRelay {
     lastDeliveredAt: null,
     lastFailureAt: null,
     delivered: 0,
+    failures: 0,
     deadLettered: 0,
     pruned: 0,
     lastAnchorAt: null,
@@ -203,6 +206,7 @@ export class AuditRelay {
     } catch (error) {
       this.state.consecutiveFailures += 1;
       this.state.lastFailureAt = new Date();
+      this.state.failures += 1;
       delay = Math.min(this.maxBackoffMs, 250 * 2 ** Math.min(this.state.consecutiveFailures, 10));
       await this.reportFailure(error, delay);
       if (isMongoUnavailable(error)) await resetMongoClient(this.mongo);

@@ -14,6 +14,8 @@ import { registerAuditExport } from './audit-export.ts';
 import { registerAuthentication } from './auth.ts';
 import { registerDocs } from './docs.ts';
 import { sendError } from './error-body.ts';
+import { registerHealth } from './health.ts';
+import { createMetrics } from './metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 import {
   BODY_LIMIT_BYTES,
@@ -61,8 +63,13 @@ export function buildApp(services: AppServices) {
       .filter(([, procedure]) => procedure._def.meta?.unbatched)
       .map(([path]) => path),
   );
-  registerRequestHandling(app, log, (path, fastifyRoute) =>
-    routeForLog(path, { apiPrefix: config.API_PREFIX, routes, procedures, fastifyRoute }),
+  const metrics = createMetrics(services);
+  registerRequestHandling(
+    app,
+    log,
+    (path, fastifyRoute) =>
+      routeForLog(path, { apiPrefix: config.API_PREFIX, routes, procedures, fastifyRoute }),
+    metrics.observeRequest,
   );
 
   app.register(fastifyHelmet, { global: true });
@@ -146,7 +153,10 @@ export function buildApp(services: AppServices) {
     buildOpenApiDocument(config.PROJECT_NAME, config.API_PREFIX),
   );
 
-  app.get('/health', async () => ({ status: 'ok' }));
+  registerHealth(app, services);
+  app.get('/metrics', async (_request, reply) =>
+    reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
+  );
   app.get('/', async (_request, reply) => reply.redirect('/docs'));
 
   app.setNotFoundHandler((request, reply) =>

@@ -42,6 +42,7 @@ export function registerRequestHandling(
   app: FastifyInstance,
   log: Logger,
   describeRoute: (path: string, fastifyRoute: string | undefined) => string,
+  onFinished?: (route: string, method: string, status: number, seconds: number) => void,
 ): void {
   app.addHook('onRequest', async (request, reply) => {
     reply.raw.setHeader('x-request-id', request.id);
@@ -54,6 +55,7 @@ export function registerRequestHandling(
     const route = describeRoute(pathOf(request.url), request.routeOptions.url);
     reply.raw.once('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
+      onFinished?.(route, request.method, reply.raw.statusCode, durationMs / 1000);
       log.info(
         {
           requestId: request.id,
