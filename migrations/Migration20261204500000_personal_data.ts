@@ -1,4 +1,5 @@
 import { Migration } from '@mikro-orm/migrations';
+import { hintOf } from '../server/pii/documents.ts';
 import { PersonalDataVault } from '../server/pii/vault.ts';
 
 /**
@@ -76,7 +77,7 @@ export class Migration20261204500000_personal_data extends Migration {
         [
           vault.encrypt(key, row.id, 'document_number', row.document_number),
           vault.lookupHash('document_number', row.document_number_comparable),
-          row.document_number_comparable.slice(-4),
+          hintOf(row.document_number_comparable),
           row.id,
         ],
       );
@@ -94,10 +95,7 @@ export class Migration20261204500000_personal_data extends Migration {
               `attempt:${attempt.id}:document_number`,
               attempt.document_number,
             ),
-            attempt.document_number
-              .replace(/[^A-Za-z0-9]/g, '')
-              .toUpperCase()
-              .slice(-4),
+            hintOf(attempt.document_number.replace(/[^A-Za-z0-9]/g, '').toUpperCase()),
             attempt.id,
           ],
         );

@@ -15,19 +15,30 @@ try {
   try {
     const system = { id: 'system:retention', kind: 'system' as const, requestId: null };
     let total = 0;
+    const failed = new Set<string>();
     for (;;) {
-      const erased = await applyRetention(
+      const round = await applyRetention(
         orm.em.fork(),
         system,
         config.RETENTION_DAYS,
         new Date(),
         BATCH,
+        (id, error) => {
+          if (!failed.has(id)) {
+            process.stderr.write(
+              `Application ${id} could not be erased: ${safeError(error).message}\n`,
+            );
+          }
+        },
       );
-      total += erased;
-      if (erased < BATCH) break;
+      total += round.erased;
+      for (const id of round.failed) failed.add(id);
+      // Failed applications stay due; a round that erases nothing new ends the run.
+      if (round.erased === 0 || round.erased + round.failed.length < BATCH) break;
     }
+    if (failed.size > 0) exitCode = 1;
     process.stdout.write(
-      `${total} application${total === 1 ? '' : 's'} past the ${config.RETENTION_DAYS}-day retention period erased.\n`,
+      `${total} application${total === 1 ? '' : 's'} past the ${config.RETENTION_DAYS}-day retention period erased; ${failed.size} could not be erased.\n`,
     );
   } finally {
     await orm.close(true);

@@ -475,6 +475,21 @@ keys('a key is shown once, stored as a hash, and works until revoked', async (co
   assert.match(refused.message, 'revoked');
 });
 
+keys('keys read no audit events and take whole days only', async ({ url }) => {
+  const admin = createKycClient({ url, devOperator: 'root-admin' });
+  const { key } = await admin.auth.createApiKey.mutate({ name: 'siem', roles: ['auditor'] });
+  const exported = await http(url, 'GET', `${API}/audit-events/export`, {
+    headers: { 'x-api-key': key },
+  });
+  const odd = await http(url, 'POST', `${API}/api-keys`, {
+    json: { name: 'odd', roles: ['intake'], expiresInDays: '0x10' },
+    headers: { 'x-dev-operator': 'root-admin' },
+  });
+
+  assert.is(exported.status, 403);
+  assert.is(odd.status, 400);
+});
+
 keys('only admins manage keys, and keys never hold admin', async ({ url }) => {
   const analyst = createKycClient({
     url,
@@ -680,6 +695,20 @@ hardening('refuses a repeated tRPC input and audit.verify inside a batch', async
   assert.is(batched.status, 400);
   assert.match(batched.body.error.json.message, 'audit.verify must be called on its own');
   assert.is(alone.status, 200);
+});
+
+hardening('percent-encoded paths get the same checks', async ({ server }) => {
+  const batch = encodeURIComponent(JSON.stringify({ 0: { json: {} }, 1: { json: {} } }));
+  const batched = await http(
+    server.url,
+    'GET',
+    `/trpc/audit.verify%2Caudit.verify?batch=1&input=${batch}`,
+  );
+  const encodedPrefix = await http(server.url, 'GET', '/%74rpc/system.status');
+
+  assert.is(batched.status, 400);
+  assert.is(encodedPrefix.status, 200);
+  assert.is(encodedPrefix.headers.get('cache-control'), 'no-store');
 });
 
 hardening('API responses may not be cached', async ({ server }) => {

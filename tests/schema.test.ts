@@ -125,7 +125,8 @@ schema('carry and encrypt applications stored by the first release', async ({ or
       `D${index}`,
     );
     assert.is(row.document_number_hash, vault.lookupHash('document_number', `D${index}`));
-    assert.is(row.document_number_hint, `D${index}`);
+    // Numbers under eight characters keep no visible tail.
+    assert.is(row.document_number_hint, '');
   }
   const columns = await connection.execute<{ column_name: string }[]>(
     "select column_name from information_schema.columns where table_name in ('applications', 'application_attempts') and column_name in ('document_number', 'document_number_comparable')",

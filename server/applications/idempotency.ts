@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import canonicalize from 'canonicalize';
+import type { PersonalDataVault } from '../pii/vault.ts';
 import { conflict, invalidInput } from '../shared/errors.ts';
 import type { CreateApplicationInput } from './schemas.ts';
 
@@ -43,12 +44,15 @@ export function storedIdempotencyKey(actorId: string, sentKey: string): string {
   return createHash('sha256').update(`${actorId}\u0000${sentKey}`).digest('hex');
 }
 
-/** Hashes the normalised request without its key, so equivalent bodies hash alike. */
-export function requestHashOf(input: CreateApplicationInput): string {
+/**
+ * Hashes the normalised request without its key, so equivalent bodies hash alike. The hash is
+ * keyed: a plain hash of personal data can be reversed by guessing.
+ */
+export function requestHashOf(vault: PersonalDataVault, input: CreateApplicationInput): string {
   const { idempotencyKey: _key, ...request } = input;
   const text = canonicalize(request);
   if (text === undefined) throw new Error('request could not be canonicalised');
-  return createHash('sha256').update(text, 'utf8').digest('hex');
+  return vault.lookupHash('idempotency_request', text);
 }
 
 /**

@@ -243,6 +243,9 @@ export function normalizeExternalReference(input: string): Normalized<string> {
   if (!/^[\x21-\x7E]+$/.test(reference)) {
     return invalid('must contain only printable ASCII characters without spaces');
   }
+  if (reference.toLowerCase().startsWith('erased:')) {
+    return invalid('must not start with "erased:", which marks erased applications');
+  }
   return valid(reference);
 }
 

@@ -7,8 +7,9 @@ import type { Application } from './application.entity.ts';
 import { normalizeDocumentNumber } from './normalize.ts';
 
 /**
- * How much of the applicant's personal data a response shows: `full` to callers with the
- * applications.read_personal_data permission, `masked` to others, `erased` after erasure.
+ * How much of the applicant's personal data a response shows: `full` for an audited read by a
+ * caller with the applications.read_personal_data permission, `masked` for other reads and
+ * for the responses of changes, `erased` after erasure.
  */
 export type PersonalDataView = 'full' | 'masked' | 'erased';
 
@@ -27,17 +28,21 @@ export const ERASED = '[erased]';
 export const canReadPersonalData = (actor: Actor) =>
   permissionsOf(actor.roles ?? []).has('applications.read_personal_data');
 
-function maskEmail(email: string): string {
+export function maskEmail(email: string): string {
   const at = email.lastIndexOf('@');
   return at <= 0 ? maskTail(email, 0) : `${email[0]}•••${email.slice(at)}`;
 }
 
-/** Picks the view the actor may have, and decrypts the document number only for `full`. */
+/**
+ * Picks the view: `full` only when `reading` (an audited read) and the actor may have it. The
+ * document number is decrypted only then.
+ */
 export async function personalFields(
   em: EntityManager,
   vault: PersonalDataVault,
   actor: Actor,
   application: Application,
+  reading: boolean,
 ): Promise<PersonalFields> {
   if (application.erasedAt) {
     return {
@@ -50,7 +55,7 @@ export async function personalFields(
     };
   }
   const hint = application.documentNumberHint ?? '';
-  if (!canReadPersonalData(actor)) {
+  if (!reading || !canReadPersonalData(actor)) {
     return {
       view: 'masked',
       email: maskEmail(application.email),

@@ -97,7 +97,7 @@ export const applicationsRouter = router({
         await recordRead(ctx.em, ctx.actor, application.id, 'application');
         ctx.relay.nudge();
       }
-      return applicationResponse(ctx, application);
+      return applicationResponse(ctx, application, { auditedRead: true });
     }),
 
   list: allow('applications.read')
@@ -220,7 +220,7 @@ export const applicationsRouter = router({
       return applicationResponse(ctx, application);
     }),
 
-  auditEvents: allow('audit.read')
+  auditEvents: operatorAllow('audit.read')
     .meta({
       openapi: {
         method: 'GET',

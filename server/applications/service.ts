@@ -101,7 +101,7 @@ export class ApplicationService {
   /** Validated, normalised input in; the stored application out. */
   async create(input: CreateApplicationInput): Promise<Application> {
     const key = input.idempotencyKey;
-    const requestHash = key ? requestHashOf(input) : '';
+    const requestHash = key ? requestHashOf(this.vault, input) : '';
     try {
       return await this.em.transactional(async (tx) => {
         const now = new Date();

@@ -1,4 +1,4 @@
-import { allow, router } from '../trpc/init.ts';
+import { allow, operatorAllow, router } from '../trpc/init.ts';
 import {
   listAuditEventsInput,
   listAuditEventsOutput,
@@ -9,7 +9,7 @@ import { AuditService, toAuditEventOutput } from './service.ts';
 import { verifyAudit } from './verify.ts';
 
 export const auditRouter = router({
-  list: allow('audit.read')
+  list: operatorAllow('audit.read')
     .meta({
       openapi: {
         method: 'GET',

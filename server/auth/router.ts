@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { bodyInt } from '../shared/query-params.ts';
 import { dateTimeOutput } from '../shared/zod-fields.ts';
 import { allow, operatorAllow, router } from '../trpc/init.ts';
 import { createApiKey, KEY_ROLES, listApiKeys, revokeApiKey } from './api-keys.ts';
@@ -50,7 +51,7 @@ const createApiKeyInput = z.object({
     .min(1, 'must name at least one role')
     .max(KEY_ROLES.length)
     .meta({ description: 'Roles of the key; admin is for operators only' }),
-  expiresInDays: z.number().int().min(1).max(3650).optional(),
+  expiresInDays: bodyInt({ min: 1, max: 3650 }).optional(),
 });
 
 const meOutput = z.object({

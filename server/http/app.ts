@@ -35,6 +35,16 @@ interface ProcedureError {
   ctx?: { requestId: string };
 }
 
+/** The path of a URL with percent-escapes decoded; the raw path when it does not decode. */
+function decodedPath(url: string): string {
+  const path = pathOf(url);
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    return path;
+  }
+}
+
 /** Builds the HTTP server: tRPC at /trpc, REST under API_PREFIX, docs at /docs. */
 export function buildApp(services: AppServices) {
   const { config, log } = services;
@@ -98,13 +108,15 @@ export function buildApp(services: AppServices) {
   });
 
   // tRPC serves GET and POST; other methods would reach its fetch adapter and fail there.
+  // The checks read the decoded path, which is what the routers match: /%74rpc/a%2Cb is /trpc/a,b.
   app.addHook('onRequest', async (request, reply) => {
-    if (!request.url.startsWith('/trpc/')) return;
+    const path = decodedPath(request.url);
+    if (!path.startsWith('/trpc/')) return;
     if (request.method !== 'GET' && request.method !== 'POST') {
       reply.header('allow', 'GET, POST');
       return sendError(request, reply, 405, `${request.method} is not allowed on /trpc`);
     }
-    const paths = pathOf(request.url).slice('/trpc/'.length).split(',');
+    const paths = path.slice('/trpc/'.length).split(',');
     const heavy = paths.length > 1 ? paths.find((path) => unbatched.has(path)) : undefined;
     if (heavy) {
       return sendError(request, reply, 400, `${heavy} must be called on its own, not in a batch`);
@@ -113,7 +125,8 @@ export function buildApp(services: AppServices) {
   // Responses of the API carry personal data; no cache may keep them. The tRPC and REST
   // adapters write to the raw response, so the header goes there.
   app.addHook('onRequest', async (request, reply) => {
-    if (request.url.startsWith('/trpc/') || request.url.startsWith(`${config.API_PREFIX}/`)) {
+    const path = decodedPath(request.url);
+    if (path.startsWith('/trpc/') || path.startsWith(`${config.API_PREFIX}/`)) {
       reply.raw.setHeader('cache-control', 'no-store');
     }
   });

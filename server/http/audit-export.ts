@@ -31,13 +31,13 @@ export function registerAuditExport(
     if (ctx.actor.id === ANONYMOUS) {
       return sendError(request, reply, 401, 'The audit export needs credentials.');
     }
-    if (!permissionsOf(ctx.actor.roles ?? []).has('audit.read')) {
+    if (ctx.actor.kind !== 'operator' || !permissionsOf(ctx.actor.roles ?? []).has('audit.read')) {
       const roles = rolesGranting('audit.read').join(', ');
       return sendError(
         request,
         reply,
         403,
-        `The audit export needs the audit.read permission, which the roles ${roles} grant`,
+        `The audit export is for operators with the audit.read permission, which the roles ${roles} grant`,
       );
     }
     const parsed = exportAuditEventsInput.safeParse(request.query);

@@ -52,7 +52,13 @@ export function registerRequestHandling(
     const started = process.hrtime.bigint();
     // Read now: the REST adapter rewrites the raw URL before the response finishes. The
     // route, not the path, is logged, because a path can carry whatever a client put in it.
-    const route = describeRoute(pathOf(request.url), request.routeOptions.url);
+    let path = pathOf(request.url);
+    try {
+      path = decodeURIComponent(path);
+    } catch {
+      // A malformed escape is logged under the raw path, which describeRoute cannot match.
+    }
+    const route = describeRoute(path, request.routeOptions.url);
     reply.raw.once('finish', () => {
       const durationMs = Number(process.hrtime.bigint() - started) / 1e6;
       onFinished?.(route, request.method, reply.raw.statusCode, durationMs / 1000);

@@ -16,6 +16,12 @@ export interface SealedDocumentNumber {
   documentNumberHint: string;
 }
 
+/**
+ * The last four characters of a comparable number, which masked views show; none for numbers
+ * under eight characters, where four would give away half of it.
+ */
+export const hintOf = (comparable: string) => (comparable.length >= 8 ? comparable.slice(-4) : '');
+
 /** The lookup hash of a comparable document number, for duplicates and search. */
 export const documentNumberHash = (vault: PersonalDataVault, comparable: string) =>
   vault.lookupHash(DOCUMENT_NUMBER_FIELD, comparable);
@@ -34,7 +40,7 @@ export function sealDocumentNumber(
       number.asTyped,
     ),
     documentNumberHash: documentNumberHash(vault, number.comparable),
-    documentNumberHint: number.comparable.slice(-4),
+    documentNumberHint: hintOf(number.comparable),
   };
 }
 

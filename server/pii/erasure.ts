@@ -86,7 +86,8 @@ export async function eraseApplication(
 
 /**
  * Erases the personal data of applications that reached a final status more than
- * `retentionDays` ago, oldest first, up to `limit`. Returns how many it erased.
+ * `retentionDays` ago, oldest first, up to `limit`. Returns how many it erased and the ids it
+ * could not erase, which it reports to `onFailure` and skips.
  */
 export async function applyRetention(
   em: EntityManager,
@@ -94,7 +95,8 @@ export async function applyRetention(
   retentionDays: number,
   now = new Date(),
   limit = 1000,
-): Promise<number> {
+  onFailure?: (id: string, error: unknown) => void,
+): Promise<{ erased: number; failed: string[] }> {
   const cutoff = new Date(now.getTime() - retentionDays * 86_400_000);
   const due = await em.find(
     ApplicationSchema,
@@ -102,9 +104,16 @@ export async function applyRetention(
     { fields: ['id'], orderBy: { updatedAt: 'asc', id: 'asc' }, limit },
   );
   let erased = 0;
+  const failed: string[] = [];
   for (const { id } of due) {
-    await eraseApplication(em.fork(), actor, id, 'retention_period');
-    erased += 1;
+    try {
+      await eraseApplication(em.fork(), actor, id, 'retention_period');
+      erased += 1;
+    } catch (error) {
+      // One application that cannot be erased must not keep the others' data.
+      failed.push(id);
+      onFailure?.(id, error);
+    }
   }
-  return erased;
+  return { erased, failed };
 }

@@ -145,6 +145,7 @@ export class PersonalDataVault {
 /** Shows the last characters of a value and hides the rest, e.g. `•••••4567`. */
 export function maskTail(value: string, visible = 4): string {
   const characters = [...value];
-  const shown = characters.slice(-Math.min(visible, Math.floor(characters.length / 2)));
+  const count = Math.min(visible, Math.floor(characters.length / 2));
+  const shown = count > 0 ? characters.slice(-count) : [];
   return `${'•'.repeat(Math.max(characters.length - shown.length, 3))}${shown.join('')}`;
 }

@@ -67,10 +67,23 @@ const change = (path: string, summary: string, description: string): OpenApiMeta
   },
 });
 
-/** Builds the response of a change: the application with its latest decision. */
-export async function applicationResponse(ctx: Context, application: Application) {
+/**
+ * Builds the response of a change, or of a read: the application with its latest decision.
+ * Only an audited read (`applications.get`) shows the personal data in full.
+ */
+export async function applicationResponse(
+  ctx: Context,
+  application: Application,
+  options: { auditedRead?: boolean } = {},
+) {
   const decision = await findLatestDecision(ctx.em, application.id);
-  const personal = await personalFields(ctx.em, ctx.vault, ctx.actor, application);
+  const personal = await personalFields(
+    ctx.em,
+    ctx.vault,
+    ctx.actor,
+    application,
+    options.auditedRead === true,
+  );
   return toApplicationOutput(application, decision, ctx.review, isOperator(ctx.actor), personal);
 }
 

@@ -286,10 +286,6 @@ export class ReviewService {
           );
         }
       }
-      // Checked before the cap, so an illegal status is reported as such.
-      applyTransition(tx, application, 'resubmit', this.actor, now);
-      this.requireResubmissionLeft(application, 'resubmit');
-
       const dataKey = await dataKeyOf(tx, this.vault, application.id);
       if (!dataKey || !application.documentNumberEncrypted) {
         throw transitionConflict(
@@ -297,6 +293,10 @@ export class ReviewService {
           `Cannot resubmit application ${id}: its personal data was erased.`,
         );
       }
+      // Checked before the cap, so an illegal status is reported as such.
+      applyTransition(tx, application, 'resubmit', this.actor, now);
+      this.requireResubmissionLeft(application, 'resubmit');
+
       const attemptId = uuidv7();
       const previousNumber = this.vault.decrypt(
         dataKey,
@@ -443,9 +443,12 @@ export class ReviewService {
       const application = await tx.findOne(
         ApplicationSchema,
         { id },
-        { fields: ['id'], lockMode: LockMode.PESSIMISTIC_READ },
+        { fields: ['id', 'erasedAt'], lockMode: LockMode.PESSIMISTIC_READ },
       );
       if (!application) throw notFound('Application', id);
+      if (application.erasedAt) {
+        throw conflict(`Application ${id} was erased; notes can no longer be added to it.`);
+      }
       const now = new Date();
       const note = tx.create(NoteSchema, {
         id: uuidv7(),

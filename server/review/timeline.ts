@@ -1,7 +1,7 @@
 import type { EntityManager as MongoEntityManager } from '@mikro-orm/mongodb';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { z } from 'zod';
-import { ERASED } from '../applications/personal-view.ts';
+import { ERASED, maskEmail } from '../applications/personal-view.ts';
 import { AuditEventSchema } from '../audit/audit-event.entity.ts';
 import { OutboxEventSchema } from '../audit/outbox.entity.ts';
 import { toAuditEventOutput } from '../audit/service.ts';
@@ -134,7 +134,7 @@ export async function readTimeline(
         replacedAt: attempt.replacedAt,
         applicant: {
           fullName: attempt.fullName,
-          email: full ? attempt.email : maskTail(attempt.email, 0),
+          email: full ? attempt.email : maskEmail(attempt.email),
           phone: full ? attempt.phone : maskTail(attempt.phone, 2),
           country: attempt.country,
         },
