@@ -10,12 +10,13 @@ COPY migrations migrations
 COPY scripts scripts
 RUN npm run build
 
-# Runtime dependencies only: no TypeScript, no tsx.
+# Runtime dependencies only: no TypeScript, no tsx, and not the optional embedded PostgreSQL
+# of npm run local.
 FROM node:24-slim AS dependencies
 WORKDIR /app
 COPY package.json package-lock.json ./
 COPY sdk/package.json sdk/
-RUN npm ci --omit=dev --no-audit --no-fund
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund
 
 FROM node:24-slim
 ENV NODE_ENV=production PORT=8080

