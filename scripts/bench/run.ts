@@ -1,9 +1,11 @@
 // Runs the benchmarks named on the command line, or all of them, and exits with status 1 when
 // one of them fails its limits. Usage: npm run bench -- [NAME...] [--fresh]
+import { runHttpBenchmark } from './http.ts';
 import { runQueueBenchmark } from './queue.ts';
 import { runRelayBenchmark } from './relay.ts';
 
 const BENCHMARKS: Record<string, (options: { fresh: boolean }) => Promise<boolean>> = {
+  http: runHttpBenchmark,
   queue: runQueueBenchmark,
   relay: runRelayBenchmark,
 };

@@ -12,6 +12,7 @@ import { type AppServices, createContext } from '../trpc/context.ts';
 import type { KycMeta } from '../trpc/init.ts';
 import { registerAuditExport } from './audit-export.ts';
 import { registerAuthentication } from './auth.ts';
+import { registerBareRoute } from './bench-route.ts';
 import { registerDocs } from './docs.ts';
 import { sendError } from './error-body.ts';
 import { registerHealth } from './health.ts';
@@ -82,7 +83,12 @@ export function buildApp(services: AppServices) {
     metrics.observeRequest,
   );
 
-  app.register(fastifyHelmet, { global: true });
+  // Helmet's policy minus upgrade-insecure-requests, which would send the docs page's assets
+  // to https on a server reached over plain http.
+  app.register(fastifyHelmet, {
+    global: true,
+    contentSecurityPolicy: { directives: { upgradeInsecureRequests: null } },
+  });
   if (config.CORS_ORIGINS) {
     app.register(fastifyCors, {
       origin: config.CORS_ORIGINS.split(',').map((origin) => origin.trim()),
@@ -167,6 +173,7 @@ export function buildApp(services: AppServices) {
   );
 
   registerHealth(app, services);
+  if (config.BENCH_BARE_ROUTE === 'on') registerBareRoute(app, services);
   app.get('/metrics', async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );

@@ -1,0 +1,327 @@
+// Benchmark of the HTTP server, all in one run so that the ratios share the machine's state:
+// - intake (POST /applications) at concurrency 1, 16 and 64, against the ceiling of the same
+//   SQL transaction (an application row and its outbox row) sent straight through pg;
+// - one read through tRPC, REST and a bare route of the same server (BENCH_BARE_ROUTE);
+// - resident memory at idle and under load, and intake with one and two server processes.
+// Results go to stdout and to the http section of docs/benchmarks.md.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { setTimeout as delay } from 'node:timers/promises';
+import autocannon from 'autocannon';
+import pg from 'pg';
+import { uuidv7 } from 'uuidv7';
+import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
+import { BENCH_SERVER_ENV, benchToken } from './credentials.ts';
+import { benchmarkServerUrl } from './generate.ts';
+import { machineFacts, markdownTable, percentile, writeDocsSection } from './report.ts';
+
+const DATABASE = 'kyc_bench_http';
+const MONGO_URI = process.env.BENCH_MONGO_URI ?? 'mongodb://127.0.0.1:27017';
+const CONCURRENCY = [1, 16, 64];
+const SECONDS = 8;
+const READ_SECONDS = 6;
+const READ_CONNECTIONS = 16;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+interface Load {
+  requests: number;
+  perSecond: number;
+  p50: number;
+  p99: number;
+  errors: number;
+}
+
+function databaseUrl(name: string): string {
+  const url = new URL(benchmarkServerUrl());
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+async function freshDatabase(): Promise<string> {
+  const admin = new pg.Client({ connectionString: databaseUrl('postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`drop database if exists "${DATABASE}" with (force)`);
+    await admin.query(`create database "${DATABASE}"`);
+  } finally {
+    await admin.end();
+  }
+  const orm = await openPostgres(databaseUrl(DATABASE));
+  try {
+    await migrateToLatest(orm);
+  } finally {
+    await orm.close(true);
+  }
+  return databaseUrl(DATABASE);
+}
+
+async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+async function startServer(url: string, port: number): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    env: {
+      ...process.env,
+      ...BENCH_SERVER_ENV,
+      DATABASE_URL: url,
+      MONGO_URI,
+      MONGO_DB_NAME: DATABASE,
+      PORT: String(port),
+      LOG_LEVEL: 'warn',
+      BENCH_BARE_ROUTE: 'on',
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  for (let attempt = 0; attempt < 150; attempt++) {
+    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
+    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null);
+    if (ready?.ok) return child;
+    await delay(200);
+  }
+  child.kill('SIGKILL');
+  throw new Error('server was not ready within 30 s');
+}
+
+function applicationBody(): string {
+  const key = randomUUID();
+  return JSON.stringify({
+    externalReference: `bench-${key}`,
+    applicant: {
+      fullName: 'Ana-María Larsson',
+      email: `ana.${key.slice(0, 12)}@example.org`,
+      phone: '+44 20 7946 0958',
+      country: 'GB',
+    },
+    document: {
+      type: 'passport',
+      number: `P${key.replaceAll('-', '').slice(0, 9).toUpperCase()}`,
+      issuingCountry: 'GB',
+      imageUrl: 'https://files.example.org/documents/1.jpg',
+    },
+  });
+}
+
+function toLoad(result: autocannon.Result): Load {
+  return {
+    requests: result.requests.total,
+    perSecond: result.requests.total / (result.duration || 1),
+    p50: result.latency.p50,
+    p99: result.latency.p99,
+    errors: result.errors + result.non2xx,
+  };
+}
+
+async function intake(port: number, token: string, connections: number): Promise<Load> {
+  const result = await autocannon({
+    url: `http://127.0.0.1:${port}/api/v1/applications`,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    connections,
+    duration: SECONDS,
+    requests: [{ setupRequest: (request) => ({ ...request, body: applicationBody() }) }],
+  });
+  return toLoad(result);
+}
+
+/** The intake transaction reduced to its two writes, sent by `concurrency` pg clients. */
+async function ceiling(url: string, concurrency: number): Promise<Load> {
+  const pool = new pg.Pool({ connectionString: url, max: concurrency });
+  const latencies: number[] = [];
+  let errors = 0;
+  const until = performance.now() + SECONDS * 1000;
+  const worker = async () => {
+    while (performance.now() < until) {
+      const client = await pool.connect();
+      const started = performance.now();
+      try {
+        const id = uuidv7();
+        const now = new Date();
+        await client.query('begin');
+        await client.query(
+          `insert into applications (id, external_reference, status, full_name, search_name, email, email_lookup, phone, country, document_type, document_number_encrypted, document_number_hash, document_number_hint, document_issuing_country, document_image_url, risk_score, risk_level, computed_risk_level, risk_factors, risk_ruleset_version, possible_duplicate, submitted_at, due_at, resubmission_count, created_at, updated_at, version) values ($1, $2, 'submitted', 'Ana Larsson', 'ana larsson', $3, $3, '+442079460958', 'GB', 'passport', 'v1.x', $4, '4567', 'GB', 'https://files.example.org/1.jpg', 0, 'low', 'low', '[]', 'bench', false, $5, $5, 0, $5, $5, 1)`,
+          [id, `ceiling-${id}`, `${id}@example.org`, id.replaceAll('-', ''), now],
+        );
+        await client.query(
+          `insert into audit_outbox (id, application_id, application_sequence, previous_hash, hash, action, actor, actor_kind, request_id, client_address, changes, occurred_at, attempts) values ($1, $2, 1, null, $3, 'application.created', 'bench', 'client', null, null, '[]', $4, 0)`,
+          [uuidv7(), id, id.replaceAll('-', '').padEnd(64, '0'), now],
+        );
+        await client.query('commit');
+        latencies.push(performance.now() - started);
+      } catch (error) {
+        errors += 1;
+        await client.query('rollback').catch(() => undefined);
+        if (errors === 1) log(`ceiling: ${(error as Error).message}`);
+      } finally {
+        client.release();
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  await pool.end();
+  latencies.sort((a, b) => a - b);
+  return {
+    requests: latencies.length,
+    perSecond: latencies.length / SECONDS,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    errors,
+  };
+}
+
+async function read(url: string, headers: Record<string, string>): Promise<Load> {
+  const result = await autocannon({
+    url,
+    headers,
+    connections: READ_CONNECTIONS,
+    duration: READ_SECONDS,
+  });
+  return toLoad(result);
+}
+
+/** Resident memory of a process in MiB, from /proc. */
+async function rssMiB(pid: number): Promise<number> {
+  const { readFile } = await import('node:fs/promises');
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  const kib = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
+  return kib / 1024;
+}
+
+const ms = (value: number) => value.toFixed(1);
+const rate = (value: number) => Math.round(value).toLocaleString('en');
+
+export async function runHttpBenchmark(): Promise<boolean> {
+  const startedAt = new Date();
+  const url = await freshDatabase();
+  const port = await freePort();
+  const servers: ChildProcess[] = [];
+  try {
+    const first = await startServer(url, port);
+    servers.push(first);
+    const idle = await rssMiB(first.pid as number);
+    const intakeToken = await benchToken(['intake']);
+    const auditorToken = await benchToken(['auditor']);
+    await intake(port, intakeToken, 4);
+
+    const rows: string[][] = [];
+    let worstShare = Number.POSITIVE_INFINITY;
+    let loaded = idle;
+    for (const connections of CONCURRENCY) {
+      const sampler = setInterval(async () => {
+        loaded = Math.max(loaded, await rssMiB(first.pid as number).catch(() => 0));
+      }, 500);
+      const server = await intake(port, intakeToken, connections);
+      clearInterval(sampler);
+      const direct = await ceiling(url, connections);
+      const share = server.perSecond / direct.perSecond;
+      worstShare = Math.min(worstShare, share);
+      log(
+        `http: intake c=${connections}: ${rate(server.perSecond)}/s vs ${rate(direct.perSecond)}/s direct`,
+      );
+      rows.push([
+        String(connections),
+        rate(server.perSecond),
+        ms(server.p50),
+        ms(server.p99),
+        String(server.errors),
+        rate(direct.perSecond),
+        ms(direct.p50),
+        ms(direct.p99),
+        `${(share * 100).toFixed(0)}%`,
+      ]);
+    }
+
+    const create = await fetch(`http://127.0.0.1:${port}/api/v1/applications`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${intakeToken}` },
+      body: applicationBody(),
+    });
+    const { id } = (await create.json()) as { id: string };
+    const auth = { authorization: `Bearer ${auditorToken}` };
+    const input = encodeURIComponent(JSON.stringify({ json: { id } }));
+    const bare = await read(`http://127.0.0.1:${port}/bench/applications/${id}`, {});
+    const trpc = await read(`http://127.0.0.1:${port}/trpc/applications.get?input=${input}`, auth);
+    const rest = await read(`http://127.0.0.1:${port}/api/v1/applications/${id}`, auth);
+    log(
+      `http: reads/s bare ${rate(bare.perSecond)}, tRPC ${rate(trpc.perSecond)}, REST ${rate(rest.perSecond)}`,
+    );
+
+    const secondPort = await freePort();
+    servers.push(await startServer(url, secondPort));
+    const [left, right] = await Promise.all([
+      intake(port, intakeToken, 32),
+      intake(secondPort, intakeToken, 32),
+    ]);
+    const single = await intake(port, intakeToken, 64);
+    const pair = (left?.perSecond ?? 0) + (right?.perSecond ?? 0);
+    log(`http: one process ${rate(single.perSecond)}/s, two processes ${rate(pair)}/s`);
+
+    const section = [
+      `Command: \`npm run bench -- http\`. Run ${startedAt.toISOString()} on ${machineFacts()}. The server ran as a child process with NODE_ENV=production and LOG_LEVEL=warn, against PostgreSQL at ${new URL(benchmarkServerUrl()).host} and ${MONGO_URI}. autocannon ran in the benchmark process on the same machine, so client and server shared the CPUs.`,
+      '',
+      `### Intake against the database ceiling`,
+      '',
+      `Each level ran ${SECONDS} s. The server's intake does more than the ceiling's two inserts: it validates and normalises, takes two advisory locks, counts duplicates, writes the data key, the status history and the audit chain head, and encrypts the document number. The ceiling sends only the application row and its outbox row, through pg, with as many clients as the level.`,
+      '',
+      markdownTable(
+        [
+          'Concurrency',
+          'Server req/s',
+          'p50 ms',
+          'p99 ms',
+          'Errors',
+          'pg tx/s',
+          'pg p50 ms',
+          'pg p99 ms',
+          'Share',
+        ],
+        rows,
+      ),
+      '',
+      `### One read through each layer`,
+      '',
+      `GET of one application by an auditor (masked view, no audited read), ${READ_CONNECTIONS} connections for ${READ_SECONDS} s each. The bare route runs the same queries and output mapping without authentication, validation, tRPC or trpc-to-openapi.`,
+      '',
+      markdownTable(
+        ['Route', 'req/s', 'p50 ms', 'p99 ms', 'Relative to bare'],
+        [
+          ['bare Fastify route', rate(bare.perSecond), ms(bare.p50), ms(bare.p99), '1.00'],
+          [
+            'tRPC',
+            rate(trpc.perSecond),
+            ms(trpc.p50),
+            ms(trpc.p99),
+            (trpc.perSecond / bare.perSecond).toFixed(2),
+          ],
+          [
+            'REST',
+            rate(rest.perSecond),
+            ms(rest.p50),
+            ms(rest.p99),
+            (rest.perSecond / bare.perSecond).toFixed(2),
+          ],
+        ],
+      ),
+      '',
+      `### Memory and processes`,
+      '',
+      `- Resident memory of the server: ${idle.toFixed(0)} MiB at idle after start, ${loaded.toFixed(0)} MiB at most under the intake runs.`,
+      `- Intake at 64 connections: ${rate(single.perSecond)} req/s with one process; ${rate(pair)} req/s with two processes on the same database (32 connections each), ${(pair / single.perSecond).toFixed(2)} times as much. The machine has ${machineFacts().split(', ')[1]}, which the client shares.`,
+    ].join('\n');
+    await writeDocsSection('http', 'HTTP server', section);
+    process.stdout.write(`${section}\n`);
+    return worstShare >= 0.5;
+  } finally {
+    for (const server of servers) server.kill('SIGTERM');
+    await delay(500);
+  }
+}
