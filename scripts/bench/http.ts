@@ -133,7 +133,7 @@ async function intake(port: number, token: string, connections: number): Promise
   return toLoad(result);
 }
 
-/** The intake transaction reduced to its two writes, sent by `concurrency` pg clients. */
+/** Sends the intake transaction, reduced to its two writes, from `concurrency` pg clients. */
 async function ceiling(url: string, concurrency: number): Promise<Load> {
   const pool = new pg.Pool({ connectionString: url, max: concurrency });
   const latencies: number[] = [];

@@ -19,7 +19,7 @@ async function timed(run: () => Promise<Record<string, unknown> | undefined>): P
       run(),
       new Promise<never>((_, reject) => {
         timer = setTimeout(
-          () => reject(new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)),
+          () => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)),
           CHECK_TIMEOUT_MS,
         );
       }),
@@ -40,7 +40,7 @@ async function timed(run: () => Promise<Record<string, unknown> | undefined>): P
 
 /**
  * Liveness at /health/live (and /health): the process serves requests. Readiness at
- * /health/ready: PostgreSQL and MongoDB answer within a second, no migration is pending, and
+ * /health/ready: PostgreSQL and MongoDB respond within a second, no migration is pending, and
  * the audit backlog is under READINESS_MAX_AUDIT_BACKLOG. 503 names the failed checks.
  */
 export function registerHealth(app: FastifyInstance, services: AppServices): void {
