@@ -34,15 +34,15 @@ function systemUser(name: string): { uid: number; gid: number } | null {
   return { uid: Number(uid), gid: Number(gid) };
 }
 
-/** Tells whether every directory above `path` lets other users pass through. */
-function reachableByOthers(path: string): boolean {
+/** Finds the first directory above `path` that other users cannot pass through, if any. */
+function blockingDirectory(path: string): string | null {
   let current = dirname(path);
   const { root } = parse(path);
   while (current !== root) {
-    if ((statSync(current).mode & 0o001) === 0) return false;
+    if ((statSync(current).mode & 0o001) === 0) return current;
     current = dirname(current);
   }
-  return true;
+  return null;
 }
 
 function run(command: string, args: string[], owner: { uid: number; gid: number } | null) {
@@ -76,9 +76,10 @@ export async function startLocalPostgres(dataDir: string, port: number): Promise
       throw new Error(
         'As root, npm run local needs a system user named postgres to run PostgreSQL.',
       );
-    if (!reachableByOthers(dataDir)) {
+    const blocking = blockingDirectory(dataDir);
+    if (blocking) {
       throw new Error(
-        `The user postgres cannot reach ${dataDir}. Set LOCAL_DATA_DIR to a directory under /tmp or /var/tmp.`,
+        `The user postgres cannot reach ${dataDir}: ${blocking} lets no other user pass (mode o+x). Set LOCAL_DATA_DIR to a directory whose parents all do, such as /var/tmp/kyc-local.`,
       );
     }
     chownSync(dataDir, owner.uid, owner.gid);
@@ -128,8 +129,13 @@ export async function startLocalPostgres(dataDir: string, port: number): Promise
       '-c',
       'unix_socket_directories=',
     ],
-    { ...owner, stdio: ['ignore', 'ignore', 'pipe'] },
+    // A group of its own: Ctrl-C in a terminal signals the script, which stops PostgreSQL
+    // after the server has drained, rather than both at once.
+    { ...owner, stdio: ['ignore', 'ignore', 'pipe'], detached: true },
   );
+  process.once('exit', () => {
+    if (server.exitCode === null) server.kill('SIGINT');
+  });
   let log = '';
   server.stderr?.on('data', (chunk) => {
     log = `${log}${chunk}`.slice(-4000);

@@ -4,7 +4,7 @@
 // LOCAL_DATA_DIR (.data). It migrates, imports the sample applications into an empty
 // database, and serves on PORT (8080) in development mode.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -70,8 +70,11 @@ async function startFerretdb(): Promise<{ url: string; description: string }> {
       '--telemetry=disable',
       '--log-level=warn',
     ],
-    { env: { ...process.env, DO_NOT_TRACK: '1' }, stdio: 'ignore' },
+    { env: { ...process.env, DO_NOT_TRACK: '1' }, stdio: 'ignore', detached: true },
   );
+  process.once('exit', () => {
+    if (child.exitCode === null) child.kill('SIGTERM');
+  });
   stops.push(
     () =>
       new Promise((done) => {
@@ -100,6 +103,17 @@ async function stopAll(): Promise<void> {
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
 }
 
+// Set before anything starts, so that a signal during the start stops what has started.
+let stopServer: (() => Promise<void>) | null = null;
+const shutdown = async (signal: string) => {
+  process.stderr.write(`npm run local: ${signal}, stopping\n`);
+  await stopServer?.();
+  await stopAll();
+  process.exit(0);
+};
+process.once('SIGTERM', () => void shutdown('SIGTERM'));
+process.once('SIGINT', () => void shutdown('SIGINT'));
+
 try {
   const external = process.env.DATABASE_URL && process.env.MONGO_URI;
   const postgres = process.env.DATABASE_URL
@@ -117,11 +131,16 @@ try {
 
   const orm = await openPostgres(config.DATABASE_URL);
   await migrateToLatest(orm);
+  // On the engines it starts, the import runs until one finishes: an interrupted one is
+  // completed at the next start, since rows whose reference exists are skipped. Given
+  // databases get the samples only while they hold no application.
+  const importedMarker = `${dataDir}/sample-imported`;
   const [row] = await orm.em
     .getConnection()
     .execute<{ n: string }[]>('select count(*) as n from applications');
+  const wanted = external ? Number(row?.n) === 0 : !existsSync(importedMarker);
   let imported = 0;
-  if (Number(row?.n) === 0 && existsSync(SAMPLE)) {
+  if (wanted && existsSync(SAMPLE)) {
     const summary = await importRows(
       readRows(SAMPLE),
       orm,
@@ -131,6 +150,7 @@ try {
       { concurrency: 4 },
     );
     imported = summary.imported;
+    if (!external) writeFileSync(importedMarker, `${new Date().toISOString()}\n`);
   }
   await orm.close(true);
 
@@ -146,14 +166,10 @@ try {
       ? 'local mode: using DATABASE_URL and MONGO_URI'
       : 'local mode: engines started by npm run local; act as an operator with the x-dev-operator header',
   );
-  const shutdown = async (signal: string) => {
-    server.log.info({ signal }, 'shutting down');
+  stopServer = async () => {
+    server.log.info('shutting down');
     await server.close();
-    await stopAll();
-    process.exit(0);
   };
-  process.once('SIGTERM', () => void shutdown('SIGTERM'));
-  process.once('SIGINT', () => void shutdown('SIGINT'));
 } catch (error) {
   process.stderr.write(`npm run local failed: ${(error as Error).message}\n`);
   await stopAll();
