@@ -5,7 +5,7 @@
 // database, and serves on PORT (8080) in development mode.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect } from 'node:net';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { importRows, readRows } from '../server/applications/import.ts';
@@ -14,6 +14,7 @@ import { migrateToLatest, openPostgres } from '../server/db/postgres.ts';
 import { PersonalDataVault } from '../server/pii/vault.ts';
 import { reviewSettings } from '../server/review/settings.ts';
 import { startServer } from '../server/server.ts';
+import { freePort } from './free-port.ts';
 import { startLocalPostgres } from './local-postgres.ts';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -22,17 +23,6 @@ const SAMPLE = `${ROOT}data/sample-applications.csv`;
 loadEnvFileIfPresent();
 const dataDir = resolve(process.env.LOCAL_DATA_DIR ?? `${ROOT}.data`);
 const stops: (() => Promise<void>)[] = [];
-
-function freePort(): Promise<number> {
-  return new Promise((done, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => done(port));
-    });
-  });
-}
 
 async function startPostgres(): Promise<{ url: string; description: string }> {
   const port = Number(process.env.LOCAL_POSTGRES_PORT ?? (await freePort()));
@@ -83,14 +73,20 @@ async function startFerretdb(): Promise<{ url: string; description: string }> {
         child.kill('SIGTERM');
       }),
   );
-  for (let attempt = 0; attempt < 100; attempt++) {
-    const open = await new Promise<boolean>((done) => {
-      const socket = createServer().listen(port, '127.0.0.1');
-      socket.once('listening', () => socket.close(() => done(false)));
-      socket.once('error', () => done(true));
+  // FerretDB is ready when it accepts a connection; it gets 10 s.
+  const accepts = () =>
+    new Promise<boolean>((done) => {
+      const socket = connect(port, '127.0.0.1');
+      socket.once('connect', () => {
+        socket.destroy();
+        done(true);
+      });
+      socket.once('error', () => done(false));
     });
-    if (open) break;
+  for (let attempt = 0; !(await accepts()); attempt++) {
     if (child.exitCode !== null) throw new Error(`FerretDB at ${binary} exited at start.`);
+    if (attempt >= 100)
+      throw new Error(`FerretDB at ${binary} did not accept connections within 10 s.`);
     await new Promise((wait) => setTimeout(wait, 100));
   }
   return {

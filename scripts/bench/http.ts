@@ -4,16 +4,17 @@
 // - one read through tRPC, REST and a bare route of the same server (BENCH_BARE_ROUTE);
 // - resident memory at idle and under load, and intake with one and two server processes.
 // Results go to stdout and to the http section of docs/benchmarks.md.
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomUUID } from 'node:crypto';
+import type { ChildProcess } from 'node:child_process';
 import { setTimeout as delay } from 'node:timers/promises';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { uuidv7 } from 'uuidv7';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
-import { BENCH_SERVER_ENV, benchToken } from './credentials.ts';
+import { freePort } from '../free-port.ts';
+import { benchToken } from './credentials.ts';
 import { benchmarkServerUrl } from './generate.ts';
 import { machineFacts, markdownTable, percentile, writeDocsSection } from './report.ts';
+import { applicationBody, startBenchServer } from './server-process.ts';
 
 const DATABASE = 'kyc_bench_http';
 const MONGO_URI = process.env.BENCH_MONGO_URI ?? 'mongodb://127.0.0.1:27017';
@@ -54,61 +55,6 @@ async function freshDatabase(): Promise<string> {
     await orm.close(true);
   }
   return databaseUrl(DATABASE);
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-async function startServer(url: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: {
-      ...process.env,
-      ...BENCH_SERVER_ENV,
-      DATABASE_URL: url,
-      MONGO_URI,
-      MONGO_DB_NAME: DATABASE,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      BENCH_BARE_ROUTE: 'on',
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let attempt = 0; attempt < 150; attempt++) {
-    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
-    const ready = await fetch(`http://127.0.0.1:${port}/health/ready`).catch(() => null);
-    if (ready?.ok) return child;
-    await delay(200);
-  }
-  child.kill('SIGKILL');
-  throw new Error('server was not ready within 30 s');
-}
-
-function applicationBody(): string {
-  const key = randomUUID();
-  return JSON.stringify({
-    externalReference: `bench-${key}`,
-    applicant: {
-      fullName: 'Ana-María Larsson',
-      email: `ana.${key.slice(0, 12)}@example.org`,
-      phone: '+44 20 7946 0958',
-      country: 'GB',
-    },
-    document: {
-      type: 'passport',
-      number: `P${key.replaceAll('-', '').slice(0, 9).toUpperCase()}`,
-      issuingCountry: 'GB',
-      imageUrl: 'https://files.example.org/documents/1.jpg',
-    },
-  });
 }
 
 function toLoad(result: autocannon.Result): Load {
@@ -205,7 +151,13 @@ export async function runHttpBenchmark(): Promise<boolean> {
   const port = await freePort();
   const servers: ChildProcess[] = [];
   try {
-    const first = await startServer(url, port);
+    const serverEnv = {
+      DATABASE_URL: url,
+      MONGO_URI,
+      MONGO_DB_NAME: DATABASE,
+      BENCH_BARE_ROUTE: 'on',
+    };
+    const first = await startBenchServer(serverEnv, port);
     servers.push(first);
     const idle = await rssMiB(first.pid as number);
     const intakeToken = await benchToken(['intake']);
@@ -256,7 +208,7 @@ export async function runHttpBenchmark(): Promise<boolean> {
     );
 
     const secondPort = await freePort();
-    servers.push(await startServer(url, secondPort));
+    servers.push(await startBenchServer(serverEnv, secondPort));
     const [left, right] = await Promise.all([
       intake(port, intakeToken, 32),
       intake(secondPort, intakeToken, 32),

@@ -1,7 +1,7 @@
 // Benchmark of the audit relay: delivery throughput from the PostgreSQL outbox to MongoDB, and
 // the delay from commit to MongoDB while a running server takes applications at a steady
 // rate. Results go to stdout and to the relay section of docs/benchmarks.md.
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { EntityManager, MikroORM } from '@mikro-orm/postgresql';
@@ -14,9 +14,11 @@ import { verifyAudit } from '../../server/audit/verify.ts';
 import { openMongo } from '../../server/db/mongo.ts';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
 import { createLogger } from '../../server/shared/log.ts';
-import { BENCH_SERVER_ENV, benchToken } from './credentials.ts';
+import { freePort } from '../free-port.ts';
+import { benchToken } from './credentials.ts';
 import { benchmarkServerUrl } from './generate.ts';
 import { machineFacts, markdownTable, serverFacts, writeDocsSection } from './report.ts';
+import { applicationBody, startBenchServer } from './server-process.ts';
 
 const DATABASE = 'kyc_bench_relay';
 const MONGO_DB_NAME = 'kyc_bench_relay';
@@ -147,53 +149,6 @@ async function measureThroughput(orm: MikroORM, mongo: MongoClient): Promise<Thr
   return results;
 }
 
-/** Starts `server/main.ts` in a process of its own and waits until /health responds. */
-async function startServerProcess(databaseUrl: string, port: number): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
-    env: {
-      ...process.env,
-      DATABASE_URL: databaseUrl,
-      MONGO_URI,
-      MONGO_DB_NAME,
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      ...BENCH_SERVER_ENV,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if (child.exitCode !== null) throw new Error(`server exited with code ${child.exitCode}`);
-    try {
-      const response = await fetch(`http://127.0.0.1:${port}/health`);
-      if (response.ok) return child;
-    } catch {
-      // Not listening yet.
-    }
-    await delay(200);
-  }
-  child.kill('SIGKILL');
-  throw new Error('server did not respond to /health within 20 s');
-}
-
-function applicationBody(): string {
-  const key = randomUUID();
-  return JSON.stringify({
-    externalReference: `bench-${key}`,
-    applicant: {
-      fullName: 'Ana-María Larsson',
-      email: `ana.${key.slice(0, 12)}@example.org`,
-      phone: '+44 20 7946 0958',
-      country: 'GB',
-    },
-    document: {
-      type: 'passport',
-      number: `P${key.replaceAll('-', '').slice(0, 9).toUpperCase()}`,
-      issuingCountry: 'GB',
-      imageUrl: 'https://files.example.org/documents/1.jpg',
-    },
-  });
-}
-
 async function sendApplications(port: number, rate: number, seconds: number) {
   const token = await benchToken(['intake']);
   return autocannon({
@@ -250,18 +205,6 @@ async function measureIntake(port: number, em: EntityManager, rate: number): Pro
       max: Number(lag?.max ?? Number.NaN),
     },
   };
-}
-
-async function freePort(): Promise<number> {
-  const { createServer } = await import('node:net');
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
 }
 
 interface Report {
@@ -351,7 +294,7 @@ export async function runRelayBenchmark(): Promise<boolean> {
     const throughput = await measureThroughput(orm, mongo);
 
     const port = await freePort();
-    server = await startServerProcess(databaseUrl, port);
+    server = await startBenchServer({ DATABASE_URL: databaseUrl, MONGO_URI, MONGO_DB_NAME }, port);
     await sendApplications(port, INTAKE_RATES[0] ?? 25, WARMUP_SECONDS);
     const intake: IntakeResult[] = [];
     for (const rate of INTAKE_RATES) {

@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { userInfo } from 'node:os';
 import { MongoClient } from 'mongodb';
 import pg from 'pg';
+import { freePort } from '../../scripts/free-port.ts';
 import { type Config, loadConfig } from '../../server/config.ts';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
 import { type RunningServer, startServer } from '../../server/server.ts';
+
+export { freePort };
+
 import { onTeardown } from './suite.ts';
 
 /** PostgreSQL server for tests; each run recreates its databases on it. */
@@ -76,17 +79,6 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     PII_KEYS: TEST_PII_KEYS,
     PII_HMAC_KEY: TEST_PII_HMAC_KEY,
     ...overrides,
-  });
-}
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
   });
 }
 
