@@ -3,9 +3,9 @@
 # bash scripts/ferretdb-build.sh. FERRETDB_VERSION (v1.24.2) and KYC_CI_CACHE
 # (~/.cache/kyc-back-office-ci) choose the version and the cache. Build output goes to stderr.
 #
-# `go install` of FerretDB v1.24.2 gives a binary that panics at start because the module
-# ships without build/version/version.txt; building a copy of the module with that file
-# written gives a working binary.
+# `go install` of FerretDB v1.24.2 gives a binary that panics at start, because the module
+# ships without build/version/version.txt. A copy of the module with that file written
+# builds a working binary.
 set -euo pipefail
 VERSION=${FERRETDB_VERSION:-v1.24.2}
 CACHE=${KYC_CI_CACHE:-$HOME/.cache/kyc-back-office-ci}

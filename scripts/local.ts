@@ -134,9 +134,9 @@ try {
   const [row] = await orm.em
     .getConnection()
     .execute<{ n: string }[]>('select count(*) as n from applications');
-  const wanted = external ? Number(row?.n) === 0 : !existsSync(importedMarker);
+  const importSamples = external ? Number(row?.n) === 0 : !existsSync(importedMarker);
   let imported = 0;
-  if (wanted && existsSync(SAMPLE)) {
+  if (importSamples && existsSync(SAMPLE)) {
     const summary = await importRows(
       readRows(SAMPLE),
       orm,

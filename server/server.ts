@@ -118,7 +118,7 @@ export async function startServer(
   const inFlight = new InFlight();
   const app = buildApp({ config, log, postgres, mongo, relay, anchorKey, inFlight, vault });
   // A development server takes the x-dev-operator header, which grants every role: it
-  // listens on loopback unless HOST says otherwise.
+  // listens on loopback unless HOST sets another address.
   const listenHost =
     options.host ?? config.HOST ?? (config.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1');
   await app.listen({ host: listenHost, port: config.PORT });

@@ -486,9 +486,9 @@ chain('audit reads need credentials and a permission', async (context) => {
   for (const path of paths) {
     const anonymous = await http(context.server.url, 'GET', `/api/v1${path}`, { anonymous: true });
     assert.is(anonymous.status, 401, path);
-    const refused = await http(context.server.url, 'GET', `/api/v1${path}`, { headers: intake });
-    assert.is(refused.status, 403, path);
-    assert.match(refused.body.message, /permission/, path);
+    const rejected = await http(context.server.url, 'GET', `/api/v1${path}`, { headers: intake });
+    assert.is(rejected.status, 403, path);
+    assert.match(rejected.body.message, /permission/, path);
   }
 });
 
@@ -666,8 +666,8 @@ chain('exports audit events as JSON Lines', async (context) => {
   const applicationId = events[0]?.applicationId ?? '';
   const path = `/api/v1/audit-events/export?applicationId=${applicationId}`;
 
-  const refused = await http(context.server.url, 'GET', path, { anonymous: true });
-  assert.is(refused.status, 401);
+  const rejected = await http(context.server.url, 'GET', path, { anonymous: true });
+  assert.is(rejected.status, 401);
 
   const response = await fetch(`${context.server.url}${path}`, { headers: OPERATOR });
   assert.is(response.status, 200);

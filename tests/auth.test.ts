@@ -206,7 +206,7 @@ access("high-risk decisions and others' claims are for supervisors", async ({ ur
     applicantMessage: 'Your identity is verified.',
   };
 
-  const refused = await expectTRPCError(analyst.review.approve.mutate(decision));
+  const rejected = await expectTRPCError(analyst.review.approve.mutate(decision));
   const lowered = await expectTRPCError(
     analyst.review.overrideRisk.mutate({
       id: risky.id,
@@ -220,8 +220,8 @@ access("high-risk decisions and others' claims are for supervisors", async ({ ur
   );
   const approved = await supervisor.review.approve.mutate(decision);
 
-  assert.is(refused.data?.httpStatus, 403);
-  assert.match(refused.message, 'review.decide_high_risk');
+  assert.is(rejected.data?.httpStatus, 403);
+  assert.match(rejected.message, 'review.decide_high_risk');
   assert.is(lowered.data?.httpStatus, 403);
   assert.is(releasedByOther.data?.httpStatus, 403);
   assert.is(approved.status, 'pending_confirmation');
@@ -315,14 +315,14 @@ tokens('unsigned, malformed and subject-less tokens get 401', async ({ url }) =>
   }
 });
 
-tokens('non-ASCII subjects are refused before lower-casing', async ({ url }) => {
+tokens('non-ASCII subjects are rejected before lower-casing', async ({ url }) => {
   // U+212A KELVIN SIGN lower-cases to the ASCII letter k.
   const kelvin = await operatorToken('\u212Aate', ['supervisor']);
   const response = await meWith(url, `Bearer ${kelvin}`);
   assert.is(response.status, 401);
 });
 
-tokens('a repeated authorization header is refused', async ({ url }) => {
+tokens('a repeated authorization header is rejected', async ({ url }) => {
   const token = await operatorToken('ana', ['analyst']);
   const { hostname, port } = new URL(url);
   // A raw request: Node's client would not send the header twice.
@@ -416,11 +416,11 @@ jwks('refuses other keys and shared-secret tokens', async (context) => {
     audience: 'kyc-back-office',
   });
 
-  const refused = await meWith(context.server.url, `Bearer ${foreign}`);
-  const hmacRefused = await meWith(context.server.url, `Bearer ${hmac}`);
+  const rejected = await meWith(context.server.url, `Bearer ${foreign}`);
+  const hmacRejected = await meWith(context.server.url, `Bearer ${hmac}`);
 
-  assert.is(refused.status, 401);
-  assert.is(hmacRefused.status, 401);
+  assert.is(rejected.status, 401);
+  assert.is(hmacRejected.status, 401);
 });
 
 jwks.run();
@@ -470,9 +470,9 @@ keys('a key is shown once, stored as a hash, and works until revoked', async (co
 
   const revoked = await admin.auth.revokeApiKey.mutate({ id: created.id });
   assert.is(revoked.revokedBy, 'root-admin');
-  const refused = await expectTRPCError(machine.auth.me.query());
-  assert.is(refused.data?.httpStatus, 401);
-  assert.match(refused.message, 'revoked');
+  const rejected = await expectTRPCError(machine.auth.me.query());
+  assert.is(rejected.data?.httpStatus, 401);
+  assert.match(rejected.message, 'revoked');
 });
 
 keys('keys read no audit events and take whole days only', async ({ url }) => {
@@ -502,14 +502,14 @@ keys('only admins manage keys, and keys never hold admin', async ({ url }) => {
     headers: { 'x-dev-roles': 'admin' },
   });
 
-  const refused = await expectTRPCError(
+  const rejected = await expectTRPCError(
     analyst.auth.createApiKey.mutate({ name: 'mine', roles: ['intake'] }),
   );
   const adminKey = await expectTRPCError(
     admin.auth.createApiKey.mutate({ name: 'root', roles: ['admin' as 'intake'] }),
   );
 
-  assert.is(refused.data?.httpStatus, 403);
+  assert.is(rejected.data?.httpStatus, 403);
   assert.is(adminKey.data?.httpStatus, 400);
 });
 

@@ -151,8 +151,8 @@ build('shuts down on SIGTERM after finishing the request in flight', async (cont
   await new Promise((resolve) => setTimeout(resolve, 200));
 
   context.child.kill('SIGTERM');
-  // The listener closes at once; new connections are refused while the request finishes.
-  const refused = await eventually(
+  // The listener closes at once; new connections are rejected while the request finishes.
+  const rejected = await eventually(
     () =>
       new Promise<boolean | undefined>((resolve) => {
         const probe = connect(context.port, '127.0.0.1');
@@ -168,7 +168,7 @@ build('shuts down on SIGTERM after finishing the request in flight', async (cont
   await closed;
   const code = await context.exit;
 
-  assert.ok(refused);
+  assert.ok(rejected);
   assert.match(response.split('\r\n')[0] ?? '', ' 200 ');
   assert.is(code, 0, context.output.join(''));
   const log = context.output.join('');

@@ -60,19 +60,22 @@ vaultUnit('a ciphertext opens only as its own application and field', () => {
   const sealed = vault.encrypt(key, 'app-1', 'document_number', 'X123');
 
   assert.is(vault.decrypt(key, 'app-1', 'document_number', sealed), 'X123');
-  const refused = (error: unknown) => error instanceof VaultError;
-  assert.throws(() => vault.decrypt(key, 'app-2', 'document_number', sealed), refused);
-  assert.throws(() => vault.decrypt(key, 'app-1', 'email', sealed), refused);
+  const isVaultError = (error: unknown) => error instanceof VaultError;
+  assert.throws(() => vault.decrypt(key, 'app-2', 'document_number', sealed), isVaultError);
+  assert.throws(() => vault.decrypt(key, 'app-1', 'email', sealed), isVaultError);
   assert.is.not(sealed, vault.encrypt(key, 'app-1', 'document_number', 'X123'));
 });
 
 vaultUnit('lookup hashes depend on the key and the purpose', () => {
-  const one = PersonalDataVault.fromConfig({ PII_KEYS: `a:${KEY_A}`, PII_HMAC_KEY: KEY_A });
-  const two = PersonalDataVault.fromConfig({ PII_KEYS: `a:${KEY_A}`, PII_HMAC_KEY: KEY_B });
+  const first = PersonalDataVault.fromConfig({ PII_KEYS: `a:${KEY_A}`, PII_HMAC_KEY: KEY_A });
+  const second = PersonalDataVault.fromConfig({ PII_KEYS: `a:${KEY_A}`, PII_HMAC_KEY: KEY_B });
 
-  assert.is(one.lookupHash('document_number', 'X1'), one.lookupHash('document_number', 'X1'));
-  assert.is.not(one.lookupHash('document_number', 'X1'), two.lookupHash('document_number', 'X1'));
-  assert.is.not(one.lookupHash('document_number', 'X1'), one.lookupHash('email', 'X1'));
+  assert.is(first.lookupHash('document_number', 'X1'), first.lookupHash('document_number', 'X1'));
+  assert.is.not(
+    first.lookupHash('document_number', 'X1'),
+    second.lookupHash('document_number', 'X1'),
+  );
+  assert.is.not(first.lookupHash('document_number', 'X1'), first.lookupHash('email', 'X1'));
 });
 
 vaultUnit.run();
@@ -170,18 +173,18 @@ atRest('idempotency request hashes are keyed', async ({ url, db }) => {
     .digest('hex');
   const rows = await db.query('select request_hash from idempotency_keys');
 
-  assert.ok(rows.rowCount && rows.rowCount > 0);
+  assert.ok((rows.rowCount ?? 0) > 0, 'a key was stored');
   assert.not.ok(rows.rows.some((row: { request_hash: string }) => row.request_hash === plain));
 });
 
-atRest('references that mark erasure are refused', async ({ url }) => {
-  const refused = await expectTRPCError(
+atRest('references that mark erasure are rejected', async ({ url }) => {
+  const rejected = await expectTRPCError(
     role(url, 'desk', 'intake').applications.create.mutate({
       ...applicationInput(),
       externalReference: 'Erased:0190f6a0-0000-7000-8000-000000000000',
     }),
   );
-  assert.is(refused.data?.httpStatus, 400);
+  assert.is(rejected.data?.httpStatus, 400);
 });
 
 atRest('submitters reach only their own applications', async ({ url }) => {
@@ -339,11 +342,11 @@ erasure('leaves no personal data in either database and a valid chain', async (c
   assert.is(note.data?.httpStatus, 409);
 });
 
-erasure('open applications and analysts are refused', async ({ url, clients, supervisor }) => {
+erasure('open applications and analysts are rejected', async ({ url, clients, supervisor }) => {
   const open = await inStatus(clients, 'in_review');
   const decided = await inStatus(clients, 'approved');
 
-  const refused = await expectTRPCError(
+  const rejected = await expectTRPCError(
     supervisor.applications.erase.mutate({ id: open.id, basis: 'applicant_request' }),
   );
   const forbidden = await expectTRPCError(
@@ -353,7 +356,7 @@ erasure('open applications and analysts are refused', async ({ url, clients, sup
     }),
   );
 
-  assert.is(refused.data?.httpStatus, 409);
+  assert.is(rejected.data?.httpStatus, 409);
   assert.is(forbidden.data?.httpStatus, 403);
 });
 
@@ -392,9 +395,11 @@ retention('erases final applications past the retention period only', async ({ s
   const stored = await server.postgres.em
     .fork()
     .findOneOrFail(ApplicationSchema, { id: approved.id });
-  const kept = await server.postgres.em.fork().findOneOrFail(ApplicationSchema, { id: open.id });
+  const stillOpen = await server.postgres.em
+    .fork()
+    .findOneOrFail(ApplicationSchema, { id: open.id });
   assert.ok(stored.erasedAt);
-  assert.is(kept.erasedAt, null);
+  assert.is(stillOpen.erasedAt, null);
 });
 
 retention('re-wraps data keys so that the old key can go', async ({ server, databaseUrl }) => {

@@ -42,7 +42,7 @@ interface Context {
   installed: Set<string>;
 }
 
-/** The README's code blocks that follow an `<!-- example: NAME -->` line, by file name. */
+/** Collects the README's code blocks that follow an `<!-- example: NAME -->` line, by file name. */
 export function readmeExamples(markdown: string): Map<string, string> {
   const examples = new Map<string, string>();
   const pattern = /<!-- example: ([\w.-]+) -->\n```ts\n([\s\S]*?)\n```/g;
@@ -52,8 +52,8 @@ export function readmeExamples(markdown: string): Map<string, string> {
   return examples;
 }
 
-function succeeded(result: ProcessResult, what: string): string {
-  assert.is(result.code, 0, `${what} failed:\n${result.stdout}\n${result.stderr}`);
+function succeeded(result: ProcessResult, step: string): string {
+  assert.is(result.code, 0, `${step} failed:\n${result.stdout}\n${result.stderr}`);
   return result.stdout;
 }
 

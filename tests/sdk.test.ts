@@ -197,9 +197,9 @@ sdk('sends the token and the API key', async ({ url }) => {
 
   assert.is((await operator.auth.me.query()).id, 'ana-0');
   assert.is((await operator.auth.me.query()).id, 'ana-1');
-  const refused = await errorOf(machine.auth.me.query());
+  const rejected = await errorOf(machine.auth.me.query());
 
-  assert.instance(refused, UnauthorizedError);
+  assert.instance(rejected, UnauthorizedError);
   assert.equal(
     seen.map((headers) => headers.get('authorization')),
     [`Bearer ${tokens[0]}`, `Bearer ${tokens[1]}`, null],

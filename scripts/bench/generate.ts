@@ -82,7 +82,7 @@ function nameForms(names: string[]) {
  * md5(salt || key). The planner inlines a SQL function of one select, so a call costs one md5.
  * The function lives in pg_temp, so it leaves no trace in the schema.
  */
-/** The value of `pg_temp.unit` below, computed in JavaScript. */
+/** Computes `pg_temp.unit` below in JavaScript. */
 export function unitOf(key: number, salt: string): number {
   return (
     Number.parseInt(createHash('md5').update(`${salt}${key}`).digest('hex').slice(0, 8), 16) /

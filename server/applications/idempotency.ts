@@ -37,8 +37,8 @@ export function idempotencyKeyOf(
 }
 
 /**
- * The form a key is stored in: a hash of the caller's id and the key, so that two clients who
- * pick the same key do not share it.
+ * Computes the form a key is stored in: a hash of the caller's id and the key, so that two
+ * clients who pick the same key do not share it.
  */
 export function storedIdempotencyKey(actorId: string, sentKey: string): string {
   return createHash('sha256').update(`${actorId}\u0000${sentKey}`).digest('hex');

@@ -125,7 +125,7 @@ export const applicationsRouter = router({
     }),
 
   // A caller without applications.read, such as an intake API key, may resubmit or withdraw
-  // only the applications it submitted; to it, the others do not exist (404).
+  // only the applications it submitted. Others answer it 404, as if they did not exist.
   resubmit: allow('applications.submit')
     .meta({
       openapi: {

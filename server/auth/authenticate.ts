@@ -136,8 +136,8 @@ export async function authenticate(
     if (typeof apiKey !== 'string') return failed(`The ${API_KEY_HEADER} header must be sent once`);
     const check = await checkApiKey(deps.em(), apiKey);
     if (!check.ok) {
-      // Wrong secrets for one prefix are limited from every address together. The holder of
-      // the right secret is never blocked by them, so knowing a prefix cannot lock a key out.
+      // Wrong secrets for one prefix are limited from every address together. The prefix block
+      // applies only after the secret failed, so knowing a prefix cannot lock a key out.
       const keyBlocked = check.prefix
         ? deps.limiter.retryAfterSeconds(keySubject(check.prefix))
         : 0;

@@ -36,7 +36,7 @@ interface ProcedureError {
   ctx?: { requestId: string };
 }
 
-/** The path of a URL with percent-escapes decoded; the raw path when it does not decode. */
+/** Decodes the percent-escapes of a URL's path; returns the raw path when it does not decode. */
 function decodedPath(url: string): string {
   const path = pathOf(url);
   try {

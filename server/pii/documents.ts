@@ -17,8 +17,8 @@ export interface SealedDocumentNumber {
 }
 
 /**
- * The last four characters of a comparable number, which masked views show; none for numbers
- * under eight characters, where four would give away half of it.
+ * Picks the last four characters of a comparable number, which masked views show. Numbers
+ * under eight characters get none, because four would give away half of the number.
  */
 export const hintOf = (comparable: string) => (comparable.length >= 8 ? comparable.slice(-4) : '');
 

@@ -146,6 +146,6 @@ export class PersonalDataVault {
 export function maskTail(value: string, visible = 4): string {
   const characters = [...value];
   const count = Math.min(visible, Math.floor(characters.length / 2));
-  const shown = count > 0 ? characters.slice(-count) : [];
-  return `${'•'.repeat(Math.max(characters.length - shown.length, 3))}${shown.join('')}`;
+  const visibleTail = count > 0 ? characters.slice(-count) : [];
+  return `${'•'.repeat(Math.max(characters.length - visibleTail.length, 3))}${visibleTail.join('')}`;
 }

@@ -32,9 +32,9 @@ export interface AppServices {
   vault?: PersonalDataVault;
 }
 
-/** What the HTTP layer learned about a request before the procedure runs. */
+/** Facts the HTTP layer established about a request before the procedure runs. */
 export interface Credentials {
-  /** Who the credentials name; anonymous when absent. */
+  /** The identity the credentials name; anonymous when absent. */
   auth?: Authentication;
   /** Address the request came from, as the HTTP server sees it. */
   clientAddress?: string;
