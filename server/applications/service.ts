@@ -1,7 +1,7 @@
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { uuidv7 } from 'uuidv7';
 import { z } from 'zod';
-import { recordAuditEvent } from '../audit/outbox.ts';
+import { recordFirstAuditEvent } from '../audit/outbox.ts';
 import { permissionsOf } from '../auth/permissions.ts';
 import { documentNumberHash, sealDocumentNumber, storeDataKey } from '../pii/documents.ts';
 import type { PersonalDataVault } from '../pii/vault.ts';
@@ -41,39 +41,64 @@ const isListCursor = (values: unknown[]): values is [string, string] =>
 /** The applicant and document data of one submission: intake or a resubmission. */
 export type SubmissionData = Pick<CreateApplicationInput, 'applicant' | 'document'>;
 
+interface SubmissionLookup {
+  email_count: string;
+  document_count: string;
+  existing_id: string | null;
+  existing_submitted_by: string | null;
+}
+
 /**
  * Scores a submission and looks for other applications with the same email or document;
- * `excludeId` leaves out the application being resubmitted.
+ * `excludeId` leaves out the application being resubmitted. With `externalReference`, it also
+ * returns the application that already holds that reference, if any.
  */
 export async function assessSubmission(
   tx: EntityManager,
   vault: PersonalDataVault,
   input: SubmissionData,
-  excludeId?: string,
-): Promise<{ risk: RiskAssessment; possibleDuplicate: boolean }> {
+  options: { excludeId?: string; externalReference?: string } = {},
+): Promise<{
+  risk: RiskAssessment;
+  possibleDuplicate: boolean;
+  existing: { id: string; submittedBy: string | null } | null;
+}> {
   // Concurrent submissions with the same email or document would not see each other's rows
   // under READ COMMITTED; these locks, held until commit, make them take turns. Sorted so
-  // that two transactions always take them in the same order.
+  // that two transactions always take them in the same order. The counts run in the next
+  // statement, whose snapshot is taken after the locks are held.
   const numberHash = documentNumberHash(vault, input.document.number.comparable);
-  const lockKeys = [
+  const [first, second] = [
     `application-email:${input.applicant.email.lookup}`,
     `application-document:${input.document.type}:${input.document.issuingCountry}:${numberHash}`,
   ].sort();
-  for (const key of lockKeys) {
-    await tx.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [key]);
-  }
+  await tx.execute(
+    'select pg_advisory_xact_lock(hashtextextended(k, 0)) from (values (1, ?), (2, ?)) as keys (n, k) order by n',
+    [first, second],
+  );
 
-  const others = excludeId ? { id: { $ne: excludeId } } : {};
-  const duplicateEmailCount = await tx.count(ApplicationSchema, {
-    emailLookup: input.applicant.email.lookup,
-    ...others,
-  });
-  const duplicateDocumentCount = await tx.count(ApplicationSchema, {
-    documentType: input.document.type,
-    documentIssuingCountry: input.document.issuingCountry,
-    documentNumberHash: numberHash,
-    ...others,
-  });
+  const exclude = options.excludeId ? ' and id <> ?' : '';
+  const excludeParams = options.excludeId ? [options.excludeId] : [];
+  const [row] = await tx.execute<SubmissionLookup[]>(
+    `select
+      (select count(*) from applications where email_lookup = ?${exclude}) as email_count,
+      (select count(*) from applications where document_type = ? and document_issuing_country = ? and document_number_hash = ?${exclude}) as document_count,
+      existing.id as existing_id,
+      existing.submitted_by as existing_submitted_by
+    from (select 1) as one
+    left join applications as existing on existing.external_reference = ?`,
+    [
+      input.applicant.email.lookup,
+      ...excludeParams,
+      input.document.type,
+      input.document.issuingCountry,
+      numberHash,
+      ...excludeParams,
+      options.externalReference ?? null,
+    ],
+  );
+  const duplicateEmailCount = Number(row?.email_count ?? 0);
+  const duplicateDocumentCount = Number(row?.document_count ?? 0);
   const risk = assessIntakeRisk({
     country: input.applicant.country,
     emailLookup: input.applicant.email.lookup,
@@ -83,7 +108,13 @@ export async function assessSubmission(
     duplicateEmailCount,
     duplicateDocumentCount,
   });
-  return { risk, possibleDuplicate: duplicateEmailCount + duplicateDocumentCount > 0 };
+  return {
+    risk,
+    possibleDuplicate: duplicateEmailCount + duplicateDocumentCount > 0,
+    existing: row?.existing_id
+      ? { id: row.existing_id, submittedBy: row.existing_submitted_by }
+      : null,
+  };
 }
 
 /**
@@ -109,10 +140,11 @@ export class ApplicationService {
           const replayed = await claimIdempotencyKey(tx, this.actor.id, key, requestHash, now);
           if (replayed) return tx.findOneOrFail(ApplicationSchema, { id: replayed });
         }
-        const existing = await tx.findOne(
-          ApplicationSchema,
+        const { risk, possibleDuplicate, existing } = await assessSubmission(
+          tx,
+          this.vault,
+          input,
           { externalReference: input.externalReference },
-          { fields: ['id', 'submittedBy'] },
         );
         if (existing) {
           // Only a caller who may see the other application learns its id.
@@ -122,7 +154,6 @@ export class ApplicationService {
           throw this.duplicateReference(input.externalReference, visible ? existing.id : null);
         }
 
-        const { risk, possibleDuplicate } = await assessSubmission(tx, this.vault, input);
         const id = uuidv7();
         const { key: dataKey, wrapped } = this.vault.newDataKey(id);
         const application = tx.create(ApplicationSchema, {
@@ -158,7 +189,7 @@ export class ApplicationService {
         });
         storeDataKey(tx, id, wrapped, now);
         recordSubmission(tx, application, this.actor, now);
-        await recordAuditEvent(tx, this.actor, {
+        await recordFirstAuditEvent(tx, this.actor, {
           applicationId: application.id,
           action: 'application.created',
           changes: auditChangesOfCreation(application),

@@ -32,7 +32,36 @@ export async function recordAuditEvent(
     [draft.applicationId],
   );
   if (!head) throw new Error(`audit chain head of ${draft.applicationId} is missing`);
+  const event = chainedEvent(em, actor, draft, head);
+  await em.execute(
+    'update audit_chain_heads set sequence = ?, hash = ?, updated_at = ? where application_id = ?',
+    [event.applicationSequence, event.hash, draft.occurredAt, draft.applicationId],
+  );
+}
 
+/**
+ * Adds the first audit event of an application created in the caller's transaction, and
+ * starts its chain. The insert fails on the primary key if the chain already exists.
+ */
+export async function recordFirstAuditEvent(
+  em: EntityManager,
+  actor: Actor,
+  draft: AuditEventDraft,
+): Promise<void> {
+  const event = chainedEvent(em, actor, draft, { sequence: 0, hash: '' });
+  await em.execute(
+    'insert into audit_chain_heads (application_id, sequence, hash, anchored_sequence, updated_at) values (?, ?, ?, 0, ?)',
+    [draft.applicationId, event.applicationSequence, event.hash, draft.occurredAt],
+  );
+}
+
+/** Builds the event that follows `head`, hashes it and adds it to the outbox. */
+function chainedEvent(
+  em: EntityManager,
+  actor: Actor,
+  draft: AuditEventDraft,
+  head: { sequence: number; hash: string },
+): { applicationSequence: number; hash: string } {
   const event = {
     id: uuidv7(),
     applicationId: draft.applicationId,
@@ -47,11 +76,8 @@ export async function recordAuditEvent(
     changes: draft.changes,
   };
   const hash = eventHash(event);
-  await em.execute(
-    'update audit_chain_heads set sequence = ?, hash = ?, updated_at = ? where application_id = ?',
-    [event.applicationSequence, hash, draft.occurredAt, draft.applicationId],
-  );
   em.create(OutboxEventSchema, { ...event, hash, attempts: 0 });
+  return { applicationSequence: event.applicationSequence, hash };
 }
 
 /**

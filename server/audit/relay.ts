@@ -28,6 +28,11 @@ const BACKLOG_WARNING_AGE_SECONDS = 30;
 export interface RelayOptions {
   batchSize?: number;
   idleIntervalMs?: number;
+  /**
+   * Wait between a nudge and the delivery it asks for, so that the events of commits close
+   * together go to MongoDB in one batch.
+   */
+  nudgeDelayMs?: number;
   maxBackoffMs?: number;
   /** Failed deliveries of one event, MongoDB rejecting it each time, before it is dead-lettered. */
   maxAttempts?: number;
@@ -77,6 +82,9 @@ export interface RelayState {
 export class AuditRelay {
   private readonly batchSize: number;
   private readonly idleIntervalMs: number;
+  private readonly nudgeDelayMs: number;
+  /** When the pending timer fires, as a Date.now() value. */
+  private timerDueAt = 0;
   private readonly maxBackoffMs: number;
   private readonly maxAttempts: number;
   private readonly retentionDays: number;
@@ -112,6 +120,7 @@ export class AuditRelay {
   ) {
     this.batchSize = options.batchSize ?? 200;
     this.idleIntervalMs = options.idleIntervalMs ?? 250;
+    this.nudgeDelayMs = options.nudgeDelayMs ?? 25;
     this.maxBackoffMs = options.maxBackoffMs ?? 5000;
     this.maxAttempts = options.maxAttempts ?? 10;
     this.retentionDays = options.retentionDays ?? 7;
@@ -141,7 +150,9 @@ export class AuditRelay {
       this.wakeRequested = true;
       return;
     }
-    this.schedule(0);
+    // A timer that fires sooner already covers this nudge.
+    if (this.timer && this.timerDueAt <= Date.now() + this.nudgeDelayMs) return;
+    this.schedule(this.nudgeDelayMs);
   }
 
   /** Stops polling and waits for the delivery in progress, if any, to finish. */
@@ -183,6 +194,7 @@ export class AuditRelay {
   private schedule(delayMs: number): void {
     if (this.stopping) return;
     if (this.timer) clearTimeout(this.timer);
+    this.timerDueAt = Date.now() + delayMs;
     this.timer = setTimeout(() => {
       this.timer = null;
       this.loop = this.runOnce().finally(() => {
@@ -200,7 +212,8 @@ export class AuditRelay {
         this.log.info({ failures: this.state.consecutiveFailures }, 'audit relay recovered');
       }
       this.state.consecutiveFailures = 0;
-      if (batch.delivered === this.batchSize || batch.deadLettered || this.wakeRequested) delay = 0;
+      if (batch.delivered === this.batchSize || batch.deadLettered) delay = 0;
+      else if (this.wakeRequested) delay = this.nudgeDelayMs;
       await this.reportSlowBacklog();
       await this.housekeeping();
     } catch (error) {

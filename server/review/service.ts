@@ -330,12 +330,9 @@ export class ReviewService {
         replacedAt: now,
       });
 
-      const { risk, possibleDuplicate } = await assessSubmission(
-        tx,
-        this.vault,
-        input,
-        application.id,
-      );
+      const { risk, possibleDuplicate } = await assessSubmission(tx, this.vault, input, {
+        excludeId: application.id,
+      });
       application.fullName = input.applicant.fullName;
       application.searchName = searchForm(input.applicant.fullName);
       application.email = input.applicant.email.address;
