@@ -148,6 +148,19 @@ const envSchema = z
         .optional(),
     ),
     TRPC_MAX_BATCH: wholeNumber(1, 100, 50),
+    WEBHOOK_MAX_ATTEMPTS: wholeNumber(1, 100, 20),
+    WEBHOOK_RETRY_BASE_SECONDS: z.preprocess(
+      emptyAsUnset,
+      z.coerce
+        .number({ error: 'must be a number' })
+        .min(0.01, 'must be between 0.01 and 3600')
+        .max(3600, 'must be between 0.01 and 3600')
+        .default(30),
+    ),
+    WEBHOOK_RETRY_MAX_SECONDS: wholeNumber(1, 86_400, 7200),
+    WEBHOOK_TIMEOUT_SECONDS: wholeNumber(1, 60, 10),
+    WEBHOOK_CONCURRENCY: wholeNumber(1, 64, 8),
+    WEBHOOK_ALLOW_LOOPBACK: z.preprocess(emptyAsUnset, z.enum(['on', 'off']).default('off')),
     RETENTION_DAYS: wholeNumber(1, 36_500, 1825),
     BENCH_BARE_ROUTE: z.preprocess(emptyAsUnset, z.enum(['on', 'off']).default('off')),
     READINESS_MAX_AUDIT_BACKLOG: wholeNumber(0, 100_000_000, 10_000),
@@ -200,6 +213,13 @@ const envSchema = z
         path: ['PII_KEYS'],
         message:
           'and PII_HMAC_KEY are needed when NODE_ENV=production: set PII_KEYS to ID:BASE64 and PII_HMAC_KEY to BASE64, each of 32 random bytes (openssl rand -base64 32)',
+      });
+    }
+    if (config.NODE_ENV === 'production' && config.WEBHOOK_ALLOW_LOOPBACK === 'on') {
+      context.addIssue({
+        code: 'custom',
+        path: ['WEBHOOK_ALLOW_LOOPBACK'],
+        message: 'must be off when NODE_ENV=production',
       });
     }
     if (config.AUTH_JWKS_URL) {
@@ -274,6 +294,18 @@ const hints: Record<keyof Config, string> = {
     'Set it to the undelivered audit events above which /health/ready answers 503, or unset it for 10000.',
   RETENTION_DAYS:
     'Set it to the days personal data is kept after an application is decided, withdrawn or expired, or unset it for 1825 (five years).',
+  WEBHOOK_MAX_ATTEMPTS:
+    'Set it to the attempts of a webhook delivery before it is dead-lettered (1-100), or unset it for 20.',
+  WEBHOOK_RETRY_BASE_SECONDS:
+    'Set it to the wait after the first failed webhook attempt in seconds, or unset it for 30.',
+  WEBHOOK_RETRY_MAX_SECONDS:
+    'Set it to the longest wait between webhook attempts in seconds, or unset it for 7200.',
+  WEBHOOK_TIMEOUT_SECONDS:
+    'Set it to the seconds one webhook attempt may take (1-60), or unset it for 10.',
+  WEBHOOK_CONCURRENCY:
+    'Set it to the webhook deliveries one process sends at once (1-64), or unset it for 8.',
+  WEBHOOK_ALLOW_LOOPBACK:
+    'Set it to on only for local development and tests, to send webhooks to loopback addresses and over http, or unset it.',
   TRPC_MAX_BATCH: 'Set it to the most calls one tRPC batch may hold (1-100), or unset it for 50.',
   PII_KEYS:
     'Set it to ID:BASE64 keys of 32 bytes separated by commas, e.g. k2026:<openssl rand -base64 32>, or unset it outside production.',

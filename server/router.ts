@@ -4,6 +4,7 @@ import { authRouter } from './auth/router.ts';
 import { reviewRouter } from './review/router.ts';
 import { systemRouter } from './system/router.ts';
 import { router } from './trpc/init.ts';
+import { webhooksRouter } from './webhooks/router.ts';
 
 export const appRouter = router({
   applications: applicationsRouter,
@@ -11,6 +12,7 @@ export const appRouter = router({
   audit: auditRouter,
   system: systemRouter,
   auth: authRouter,
+  webhooks: webhooksRouter,
 });
 
 export type AppRouter = typeof appRouter;

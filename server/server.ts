@@ -11,6 +11,8 @@ import { buildApp } from './http/app.ts';
 import { PersonalDataVault } from './pii/vault.ts';
 import { InFlight } from './shared/in-flight.ts';
 import { createLogger, safeError } from './shared/log.ts';
+import { targetPolicy } from './webhooks/address.ts';
+import { type DispatcherOptions, WebhookDispatcher } from './webhooks/dispatcher.ts';
 
 /** Time a shutdown waits for running procedures before its last audit delivery. */
 const SHUTDOWN_WAIT_MS = 10_000;
@@ -19,12 +21,15 @@ export interface StartOptions {
   host?: string;
   log?: Logger;
   relay?: RelayOptions;
+  /** Overrides of the webhook dispatcher's settings, for tests. */
+  webhooks?: Partial<DispatcherOptions>;
 }
 
 export interface RunningServer {
   url: string;
   log: Logger;
   relay: AuditRelay;
+  webhooks: WebhookDispatcher;
   postgres: PostgresORM;
   mongo: MongoORM;
   close(): Promise<void>;
@@ -61,6 +66,18 @@ function signingKey(path: string) {
     );
   }
   return key;
+}
+
+/** The webhook dispatcher's settings from the configuration. */
+export function webhookOptions(config: Config): DispatcherOptions {
+  return {
+    policy: targetPolicy(config),
+    timeoutMs: config.WEBHOOK_TIMEOUT_SECONDS * 1000,
+    maxAttempts: config.WEBHOOK_MAX_ATTEMPTS,
+    retryBaseMs: config.WEBHOOK_RETRY_BASE_SECONDS * 1000,
+    retryMaxMs: config.WEBHOOK_RETRY_MAX_SECONDS * 1000,
+    concurrency: config.WEBHOOK_CONCURRENCY,
+  };
 }
 
 /**
@@ -115,6 +132,11 @@ export async function startServer(
     anchorKey,
     ...options.relay,
   });
+  const webhooks = new WebhookDispatcher(postgres, vault, log.child({ component: 'webhooks' }), {
+    ...webhookOptions(config),
+    ...options.webhooks,
+  });
+  relay.onNudge(() => webhooks.nudge());
   const inFlight = new InFlight();
   const app = buildApp({ config, log, postgres, mongo, relay, anchorKey, inFlight, vault });
   // A development server takes the x-dev-operator header, which grants every role: it
@@ -123,6 +145,7 @@ export async function startServer(
     options.host ?? config.HOST ?? (config.NODE_ENV === 'production' ? '0.0.0.0' : '127.0.0.1');
   await app.listen({ host: listenHost, port: config.PORT });
   relay.start();
+  webhooks.start();
 
   const address = app.server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -133,6 +156,7 @@ export async function startServer(
     url,
     log,
     relay,
+    webhooks,
     postgres,
     mongo,
     async close() {
@@ -144,6 +168,8 @@ export async function startServer(
           'procedures still running at shutdown; their audit events are delivered at next start',
         );
       }
+      // Attempts in progress end within their timeout; the rest stay pending for next start.
+      await webhooks.stop();
       await relay.stop();
       try {
         await relay.drain();

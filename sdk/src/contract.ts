@@ -1896,6 +1896,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'audit.read'
             | 'audit.verify'
             | 'keys.manage'
+            | 'webhooks.manage'
           >;
         };
         meta: object;
@@ -1953,6 +1954,268 @@ export type AppRouter = TRPCBuiltRouter<
           revokedBy: null | string;
           revokedAt: null | Date;
         };
+        meta: object;
+      }>;
+    };
+    webhooks: {
+      eventTypes: TRPCQueryProcedure<{
+        input: void;
+        output: {
+          items: Array<{
+            type:
+              | 'application.created'
+              | 'application.submitted'
+              | 'application.status_changed'
+              | 'application.decided'
+              | 'application.resubmission_requested'
+              | 'application.withdrawn'
+              | 'application.expired'
+              | 'application.erased';
+            description: string;
+          }>;
+        };
+        meta: object;
+      }>;
+      create: TRPCMutationProcedure<{
+        input: {
+          name: string;
+          url: string;
+          eventTypes: Array<
+            | 'application.created'
+            | 'application.submitted'
+            | 'application.status_changed'
+            | 'application.decided'
+            | 'application.resubmission_requested'
+            | 'application.withdrawn'
+            | 'application.expired'
+            | 'application.erased'
+          >;
+          status?: undefined | 'active' | 'paused';
+        };
+        output: {
+          subscription: {
+            id: string;
+            name: string;
+            url: string;
+            eventTypes: Array<
+              | 'application.created'
+              | 'application.submitted'
+              | 'application.status_changed'
+              | 'application.decided'
+              | 'application.resubmission_requested'
+              | 'application.withdrawn'
+              | 'application.expired'
+              | 'application.erased'
+            >;
+            status: 'active' | 'paused';
+            secrets: Array<{ id: string; createdAt: Date }>;
+            createdBy: string;
+            createdAt: Date;
+            updatedAt: Date;
+            version: number;
+          };
+          secret: string;
+        };
+        meta: object;
+      }>;
+      list: TRPCQueryProcedure<{
+        input: void;
+        output: {
+          items: Array<{
+            id: string;
+            name: string;
+            url: string;
+            eventTypes: Array<
+              | 'application.created'
+              | 'application.submitted'
+              | 'application.status_changed'
+              | 'application.decided'
+              | 'application.resubmission_requested'
+              | 'application.withdrawn'
+              | 'application.expired'
+              | 'application.erased'
+            >;
+            status: 'active' | 'paused';
+            secrets: Array<{ id: string; createdAt: Date }>;
+            createdBy: string;
+            createdAt: Date;
+            updatedAt: Date;
+            version: number;
+          }>;
+        };
+        meta: object;
+      }>;
+      get: TRPCQueryProcedure<{
+        input: { id: string };
+        output: {
+          id: string;
+          name: string;
+          url: string;
+          eventTypes: Array<
+            | 'application.created'
+            | 'application.submitted'
+            | 'application.status_changed'
+            | 'application.decided'
+            | 'application.resubmission_requested'
+            | 'application.withdrawn'
+            | 'application.expired'
+            | 'application.erased'
+          >;
+          status: 'active' | 'paused';
+          secrets: Array<{ id: string; createdAt: Date }>;
+          createdBy: string;
+          createdAt: Date;
+          updatedAt: Date;
+          version: number;
+        };
+        meta: object;
+      }>;
+      update: TRPCMutationProcedure<{
+        input: {
+          id: string;
+          version: number;
+          name?: undefined | string;
+          url?: undefined | string;
+          eventTypes?:
+            | undefined
+            | Array<
+                | 'application.created'
+                | 'application.submitted'
+                | 'application.status_changed'
+                | 'application.decided'
+                | 'application.resubmission_requested'
+                | 'application.withdrawn'
+                | 'application.expired'
+                | 'application.erased'
+              >;
+          status?: undefined | 'active' | 'paused';
+        };
+        output: {
+          id: string;
+          name: string;
+          url: string;
+          eventTypes: Array<
+            | 'application.created'
+            | 'application.submitted'
+            | 'application.status_changed'
+            | 'application.decided'
+            | 'application.resubmission_requested'
+            | 'application.withdrawn'
+            | 'application.expired'
+            | 'application.erased'
+          >;
+          status: 'active' | 'paused';
+          secrets: Array<{ id: string; createdAt: Date }>;
+          createdBy: string;
+          createdAt: Date;
+          updatedAt: Date;
+          version: number;
+        };
+        meta: object;
+      }>;
+      rotateSecret: TRPCMutationProcedure<{
+        input: { id: string };
+        output: {
+          subscription: {
+            id: string;
+            name: string;
+            url: string;
+            eventTypes: Array<
+              | 'application.created'
+              | 'application.submitted'
+              | 'application.status_changed'
+              | 'application.decided'
+              | 'application.resubmission_requested'
+              | 'application.withdrawn'
+              | 'application.expired'
+              | 'application.erased'
+            >;
+            status: 'active' | 'paused';
+            secrets: Array<{ id: string; createdAt: Date }>;
+            createdBy: string;
+            createdAt: Date;
+            updatedAt: Date;
+            version: number;
+          };
+          secret: string;
+        };
+        meta: object;
+      }>;
+      retireSecret: TRPCMutationProcedure<{
+        input: { id: string; secretId: string };
+        output: {
+          id: string;
+          name: string;
+          url: string;
+          eventTypes: Array<
+            | 'application.created'
+            | 'application.submitted'
+            | 'application.status_changed'
+            | 'application.decided'
+            | 'application.resubmission_requested'
+            | 'application.withdrawn'
+            | 'application.expired'
+            | 'application.erased'
+          >;
+          status: 'active' | 'paused';
+          secrets: Array<{ id: string; createdAt: Date }>;
+          createdBy: string;
+          createdAt: Date;
+          updatedAt: Date;
+          version: number;
+        };
+        meta: object;
+      }>;
+      delete: TRPCMutationProcedure<{
+        input: { id: string };
+        output: { id: string };
+        meta: object;
+      }>;
+      deliveries: TRPCQueryProcedure<{
+        input: {
+          id: string;
+          cursor?: undefined | string;
+          limit?: undefined | number;
+          state?: undefined | 'pending' | 'delivered' | 'dead';
+        };
+        output: {
+          items: Array<{
+            id: string;
+            subscriptionId: string;
+            eventId: string;
+            eventType:
+              | 'application.created'
+              | 'application.submitted'
+              | 'application.status_changed'
+              | 'application.decided'
+              | 'application.resubmission_requested'
+              | 'application.withdrawn'
+              | 'application.expired'
+              | 'application.erased';
+            applicationId: string;
+            state: 'pending' | 'delivered' | 'dead';
+            attempts: number;
+            nextAttemptAt: null | Date;
+            createdAt: Date;
+            deliveredAt: null | Date;
+            deadAt: null | Date;
+            lastStatusCode: null | number;
+            lastError: null | string;
+            lastLatencyMs: null | number;
+            attemptLog: Array<{
+              attemptedAt: Date;
+              statusCode: null | number;
+              latencyMs: number;
+              error: null | string;
+            }>;
+          }>;
+          nextCursor: null | string;
+        };
+        meta: object;
+      }>;
+      redeliver: TRPCMutationProcedure<{
+        input: { deliveryId: string };
+        output: { deliveryId: string };
         meta: object;
       }>;
     };

@@ -5,6 +5,16 @@ import type { AppRouter } from './contract.ts';
 import { errorLink } from './errors.ts';
 import { type RetryOptions, resilientFetch } from './retry.ts';
 
+export {
+  type VerifyWebhookOptions,
+  verifyWebhook,
+  WEBHOOK_EVENT_ID_HEADER,
+  WEBHOOK_SIGNATURE_HEADER,
+  type WebhookEvent,
+  type WebhookEventType,
+  type WebhookRejection,
+  WebhookVerificationError,
+} from './webhooks.ts';
 export type { AppRouter };
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;

@@ -12,6 +12,7 @@ import type { Actor } from '../shared/actor.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
 import { conflict, notFound } from '../shared/errors.ts';
 import { storableDate } from '../shared/query-params.ts';
+import { recordWebhookEvent } from '../webhooks/events.ts';
 import { type Application, ApplicationSchema } from './application.entity.ts';
 import { auditChangesOfCreation } from './audit-changes.ts';
 import { claimIdempotencyKey, rememberIdempotencyKey, requestHashOf } from './idempotency.ts';
@@ -193,6 +194,13 @@ export class ApplicationService {
           applicationId: application.id,
           action: 'application.created',
           changes: auditChangesOfCreation(application),
+          occurredAt: now,
+        });
+        await recordWebhookEvent(tx, {
+          type: 'application.created',
+          applicationId: id,
+          status: 'submitted',
+          decision: null,
           occurredAt: now,
         });
         if (key) {

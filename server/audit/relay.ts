@@ -85,6 +85,7 @@ export class AuditRelay {
   private readonly nudgeDelayMs: number;
   /** When the pending timer fires, as a Date.now() value. */
   private timerDueAt = 0;
+  private readonly nudgeListeners: (() => void)[] = [];
   private readonly maxBackoffMs: number;
   private readonly maxAttempts: number;
   private readonly retentionDays: number;
@@ -143,8 +144,17 @@ export class AuditRelay {
     this.schedule(0);
   }
 
+  /**
+   * Calls `listener` on every nudge, so that other consumers of committed changes, such as the
+   * webhook dispatcher, learn of them without polling.
+   */
+  onNudge(listener: () => void): void {
+    this.nudgeListeners.push(listener);
+  }
+
   /** Asks for a delivery soon, after a commit that wrote outbox rows. Ignored while backing off. */
   nudge(): void {
+    for (const listener of this.nudgeListeners) listener();
     if (!this.state.running || this.state.consecutiveFailures > 0) return;
     if (this.loop) {
       this.wakeRequested = true;

@@ -20,6 +20,7 @@ export const PERMISSIONS = {
   'audit.read': 'Read and export audit events',
   'audit.verify': 'Verify the audit chains and anchors',
   'keys.manage': 'Create, list and revoke API keys',
+  'webhooks.manage': 'Manage webhook subscriptions, their secrets and deliveries',
 } as const;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -51,7 +52,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'applications.erase',
   ],
   auditor: ['applications.read', 'review.read', 'audit.read', 'audit.verify'],
-  admin: ['keys.manage', 'audit.verify'],
+  admin: ['keys.manage', 'webhooks.manage', 'audit.verify'],
 };
 
 export function isRole(value: unknown): value is Role {

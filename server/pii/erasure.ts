@@ -6,6 +6,7 @@ import { FINAL_STATUSES, isOpenStatus } from '../applications/status.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import type { Actor } from '../shared/actor.ts';
 import { conflict, notFound } from '../shared/errors.ts';
+import { recordWebhookEvent } from '../webhooks/events.ts';
 import { ApplicationKeySchema } from './application-key.entity.ts';
 
 /** Why personal data is erased: the applicant asked, or the retention period ran out. */
@@ -78,6 +79,13 @@ export async function eraseApplication(
         { field: 'basis', value: basis },
         { field: 'erasedAt', value: now.toISOString() },
       ],
+      occurredAt: now,
+    });
+    await recordWebhookEvent(tx, {
+      type: 'application.erased',
+      applicationId: id,
+      status: application.status,
+      decision: null,
       occurredAt: now,
     });
     return application;

@@ -136,6 +136,25 @@ export class PersonalDataVault {
     return open(dataKey, sealed, `${applicationId}:${field}`).toString('utf8');
   }
 
+  /**
+   * Encrypts a secret the server must use later, such as a webhook signing secret, under the
+   * active key; `context` names what it belongs to and is bound to the ciphertext.
+   */
+  sealSecret(context: string, value: string): WrappedKey {
+    const kek = this.keys.get(this.activeKeyId) as Buffer;
+    return {
+      keyId: this.activeKeyId,
+      wrapped: seal(kek, Buffer.from(value, 'utf8'), `secret:${context}`),
+    };
+  }
+
+  openSecret(stored: WrappedKey, context: string): string {
+    const kek = this.keys.get(stored.keyId);
+    if (!kek)
+      throw new VaultError(`key ${stored.keyId} is not configured; it is needed for ${context}`);
+    return open(kek, stored.wrapped, `secret:${context}`).toString('utf8');
+  }
+
   /** Keyed hash of a normalised value, for equality lookups without the value. */
   lookupHash(purpose: string, normalized: string): string {
     return createHmac('sha256', this.hmacKey).update(`${purpose}\u0000${normalized}`).digest('hex');

@@ -19,6 +19,7 @@ import type { PersonalDataVault } from '../pii/vault.ts';
 import type { RiskLevel } from '../risk/score.ts';
 import type { Actor, Operator } from '../shared/actor.ts';
 import { conflict, DomainError, forbidden, invalidInput, notFound } from '../shared/errors.ts';
+import { recordWebhookEvent, statusEventType } from '../webhooks/events.ts';
 import { type Decision, DecisionSchema } from './decision.entity.ts';
 import { AttemptSchema, NoteSchema } from './history.entity.ts';
 import { applyTransition } from './lifecycle.ts';
@@ -63,6 +64,8 @@ interface ChangeRecord {
   extra?: AuditChange[];
   /** A decision made by the change; it records the application version the change gives. */
   decision?: Decision;
+  /** A decision that the change resolved, named in the change's webhook event. */
+  resolvedDecision?: Decision;
 }
 
 /**
@@ -245,6 +248,7 @@ export class ReviewService {
       return {
         action: `application.${name}`,
         fields,
+        resolvedDecision: decision,
         extra: [
           { field: 'decisionId', value: decision.id },
           { field: 'decidedBy', value: decision.decidedBy },
@@ -517,6 +521,18 @@ export class ReviewService {
         ],
         occurredAt: now,
       });
+      if (record.fields.includes('status')) {
+        const decision = record.decision ?? record.resolvedDecision;
+        await recordWebhookEvent(tx, {
+          type: statusEventType(application.status, record.action.replace(/^application\./, '')),
+          applicationId: id,
+          status: application.status,
+          decision: decision
+            ? { id: decision.id, kind: decision.kind, state: decision.state }
+            : null,
+          occurredAt: now,
+        });
+      }
       return application;
     });
   }

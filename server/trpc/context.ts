@@ -12,6 +12,7 @@ import { type ReviewSettings, reviewSettings } from '../review/settings.ts';
 import { type Actor, anonymousClient } from '../shared/actor.ts';
 import type { DomainError } from '../shared/errors.ts';
 import type { InFlight } from '../shared/in-flight.ts';
+import { type TargetPolicy, targetPolicy } from '../webhooks/address.ts';
 
 /** Long-lived dependencies shared by every request. */
 export interface AppServices {
@@ -57,6 +58,8 @@ export interface Context {
   vault: PersonalDataVault;
   anchorKey: KeyObject | null;
   inFlight: InFlight | null;
+  /** Which webhook targets may be registered. */
+  webhookPolicy: TargetPolicy;
   /** The Idempotency-Key header as sent, unchecked. */
   idempotencyKeyHeader: string | string[] | undefined;
   /** Whether 500 responses may carry the internal message and stack (never in production). */
@@ -87,6 +90,7 @@ export function createContext(
     anchorKey: services.anchorKey ?? null,
     inFlight: services.inFlight ?? null,
     idempotencyKeyHeader: credentials.idempotencyKey,
+    webhookPolicy: targetPolicy(services.config),
     exposeInternalErrors: services.config.NODE_ENV !== 'production',
   };
 }
