@@ -61,6 +61,16 @@ const EXPECTED_ACCESS: Record<string, string> = {
   'auth.createApiKey': 'keys.manage',
   'auth.listApiKeys': 'keys.manage',
   'auth.revokeApiKey': 'keys.manage',
+  'webhooks.eventTypes': 'webhooks.manage',
+  'webhooks.create': 'webhooks.manage',
+  'webhooks.list': 'webhooks.manage',
+  'webhooks.get': 'webhooks.manage',
+  'webhooks.update': 'webhooks.manage',
+  'webhooks.rotateSecret': 'webhooks.manage',
+  'webhooks.retireSecret': 'webhooks.manage',
+  'webhooks.delete': 'webhooks.manage',
+  'webhooks.deliveries': 'webhooks.manage',
+  'webhooks.redeliver': 'webhooks.manage',
   'system.status': 'public',
 };
 

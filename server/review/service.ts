@@ -499,6 +499,7 @@ export class ReviewService {
         );
       }
       const now = new Date();
+      const statusBefore = application.status;
       let record: ChangeRecord | null;
       try {
         record = await apply(tx, application, now);
@@ -521,7 +522,7 @@ export class ReviewService {
         ],
         occurredAt: now,
       });
-      if (record.fields.includes('status')) {
+      if (application.status !== statusBefore) {
         const decision = record.decision ?? record.resolvedDecision;
         await recordWebhookEvent(tx, {
           type: statusEventType(application.status, record.action.replace(/^application\./, '')),

@@ -89,6 +89,7 @@ export async function startTestServer(
   const server = await startServer(testConfig(overrides), {
     host: '127.0.0.1',
     relay: { idleIntervalMs: 50, maxBackoffMs: 500 },
+    webhooks: { idleIntervalMs: 50 },
   });
   onTeardown(() => server.close());
   return server;
