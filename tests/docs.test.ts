@@ -52,6 +52,13 @@ docs('lists every REST procedure under the prefix', async ({ url }) => {
     '/queue',
     '/queue/summary',
     '/status',
+    '/webhooks',
+    '/webhooks/deliveries/{deliveryId}/redeliver',
+    '/webhooks/event-types',
+    '/webhooks/{id}',
+    '/webhooks/{id}/deliveries',
+    '/webhooks/{id}/secrets',
+    '/webhooks/{id}/secrets/{secretId}',
     '/workflow',
   ]);
   assert.ok(response.body.paths['/applications'].post);

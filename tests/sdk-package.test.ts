@@ -1,9 +1,13 @@
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as assert from 'uvu/assert';
-import { sharedServer } from './helpers/env.ts';
+import { createKycClient } from '../sdk/src/index.ts';
+import { freePort, sharedServer } from './helpers/env.ts';
+import { applicationInput } from './helpers/fixtures.ts';
+import { eventually } from './helpers/http.ts';
 import { type ProcessResult, runNode, runNpm } from './helpers/process.ts';
 import { onTeardown, suite } from './helpers/suite.ts';
 import { operatorToken } from './helpers/tokens.ts';
@@ -156,7 +160,7 @@ sdkPackage(
   'the README examples typecheck in a Node project and in a browser project',
   async ({ dir }) => {
     const examples = readmeExamples(await readFile(join(ROOT, 'sdk/README.md'), 'utf8'));
-    assert.equal([...examples.keys()], ['quickstart.ts', 'errors.ts', 'review.ts']);
+    assert.equal([...examples.keys()], ['quickstart.ts', 'errors.ts', 'review.ts', 'receiver.ts']);
     for (const [name, code] of examples) await writeFile(join(dir, name), code);
     const tsc = join(dir, 'node_modules/typescript/bin/tsc');
     const strict = ['--noEmit', '--strict', '--target', 'es2022'];
@@ -233,6 +237,37 @@ sdkPackage('the README examples run against the server', async ({ dir, url }) =>
     'stale version, current is 3',
     'status approved decided by analyst-ana',
   ]);
+
+  // The receiver verifies a real delivery and exits after it.
+  const admin = createKycClient({ url, token: await operatorToken('root', ['admin']) });
+  const port = await freePort();
+  const { subscription, secret } = await admin.webhooks.create.mutate({
+    name: 'README receiver',
+    url: `http://127.0.0.1:${port}/`,
+    eventTypes: ['application.created'],
+  });
+  const receiver = runNode(['receiver.ts'], {
+    cwd: dir,
+    env: { PORT: String(port), KYC_WEBHOOK_SECRETS: secret },
+  });
+  await eventually(async () => ((await canConnect(port)) ? true : undefined));
+  const created = await createKycClient({ url, token }).applications.create.mutate(
+    applicationInput(),
+  );
+  const received = succeeded(await receiver, 'receiver.ts').trim();
+  assert.is(received, `application.created ${created.id} submitted`);
+  await admin.webhooks.delete.mutate({ id: subscription.id });
 });
+
+function canConnect(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    socket.once('connect', () => {
+      socket.destroy();
+      resolve(true);
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
 
 sdkPackage.run();

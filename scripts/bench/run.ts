@@ -3,11 +3,13 @@
 import { runHttpBenchmark } from './http.ts';
 import { runQueueBenchmark } from './queue.ts';
 import { runRelayBenchmark } from './relay.ts';
+import { runWebhookBenchmark } from './webhooks.ts';
 
 const BENCHMARKS: Record<string, (options: { fresh: boolean }) => Promise<boolean>> = {
   http: runHttpBenchmark,
   queue: runQueueBenchmark,
   relay: runRelayBenchmark,
+  webhooks: runWebhookBenchmark,
 };
 
 const args = process.argv.slice(2);
