@@ -12,6 +12,11 @@ import { ApiKeySchema } from '../auth/api-key.entity.ts';
 import { ApplicationKeySchema } from '../pii/application-key.entity.ts';
 import { DecisionSchema } from '../review/decision.entity.ts';
 import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
+import {
+  WebhookAttemptSchema,
+  WebhookDeliverySchema,
+  WebhookSubscriptionSchema,
+} from '../webhooks/webhook.entity.ts';
 
 export const POSTGRES_ENTITIES = [
   ApplicationSchema,
@@ -26,6 +31,9 @@ export const POSTGRES_ENTITIES = [
   IdempotencyKeySchema,
   ApiKeySchema,
   ApplicationKeySchema,
+  WebhookSubscriptionSchema,
+  WebhookDeliverySchema,
+  WebhookAttemptSchema,
 ];
 
 const migrationsPath = new URL('../../migrations', import.meta.url).pathname;
