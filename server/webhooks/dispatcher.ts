@@ -39,6 +39,7 @@ export interface DispatcherOptions {
 interface Claimed {
   id: string;
   subscription_id: string;
+  application_id: string;
   event_id: string;
   event_type: string;
   payload: string;
@@ -123,13 +124,13 @@ export class WebhookDispatcher {
     await this.agent.close();
   }
 
-  /** Sends every delivery that is due now; returns how many attempts were made. */
+  /** Sends deliveries until none is due; returns how many attempts were made. */
   async runDue(): Promise<number> {
     let total = 0;
     for (;;) {
       const attempted = await this.deliverBatch();
+      if (attempted === 0) return total;
       total += attempted;
-      if (attempted < this.options.concurrency) return total;
     }
   }
 
@@ -162,22 +163,26 @@ export class WebhookDispatcher {
   private async deliverBatch(): Promise<number> {
     const em = this.postgres.em.fork();
     const leaseMs = this.options.timeoutMs + 30_000;
+    // Scans due deliveries in order of due time and stops at the limit: a delivery whose
+    // predecessor is pending is skipped, and a failed delivery pushes its followers' due time
+    // back with its own (see `record`), so blocked deliveries are rarely due.
     const claimed = await em.execute<Claimed[]>(
       `update webhook_deliveries d set leased_until = clock_timestamp() + (? * interval '1 millisecond')
       where d.id in (
         select p.id from webhook_deliveries p
-        join webhook_subscriptions s on s.id = p.subscription_id
         where p.state = 'pending' and p.next_attempt_at <= clock_timestamp()
           and (p.leased_until is null or p.leased_until < clock_timestamp())
-          and s.status = 'active'
+          and exists (
+            select 1 from webhook_subscriptions s
+            where s.id = p.subscription_id and s.status = 'active')
           and not exists (
             select 1 from webhook_deliveries e
             where e.state = 'pending' and e.subscription_id = p.subscription_id
               and e.application_id = p.application_id and e.sequence < p.sequence)
-        order by p.next_attempt_at, p.sequence
+        order by p.next_attempt_at
         limit ?
         for update of p skip locked)
-      returning d.id, d.subscription_id, d.event_id, d.event_type, d.payload::text as payload, d.attempts`,
+      returning d.id, d.subscription_id, d.application_id, d.event_id, d.event_type, d.payload::text as payload, d.attempts`,
       [leaseMs, this.options.concurrency],
     );
     if (claimed.length === 0) return 0;
@@ -281,6 +286,20 @@ export class WebhookDispatcher {
       this.state.delivered += 1;
       return;
     }
+    // The application's later deliveries wait for this one: they become due when it is
+    // retried, or now when it is dead.
+    await em.execute(
+      `update webhook_deliveries set next_attempt_at = ?
+      where state = 'pending' and subscription_id = ? and application_id = ? and id <> ?
+        and next_attempt_at < ?`,
+      [
+        dead ? new Date() : nextAttemptAt,
+        delivery.subscription_id,
+        delivery.application_id,
+        delivery.id,
+        dead ? new Date() : nextAttemptAt,
+      ],
+    );
     this.state.failedAttempts += 1;
     if (dead) {
       this.state.deadLettered += 1;

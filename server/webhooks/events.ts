@@ -54,7 +54,8 @@ export function statusEventType(to: ApplicationStatus, transition: string): Webh
 
 /**
  * Writes one pending delivery of the event for each active subscription that wants its type,
- * in the caller's transaction, so the event commits or rolls back with the change.
+ * in the caller's transaction, so the event commits or rolls back with the change. A delivery
+ * behind a pending one of the same application is due no sooner than it.
  */
 export async function recordWebhookEvent(
   tx: EntityManager,
@@ -70,7 +71,11 @@ export async function recordWebhookEvent(
   };
   await tx.execute(
     `insert into webhook_deliveries (id, subscription_id, event_id, event_type, application_id, payload, state, attempts, next_attempt_at, created_at)
-    select gen_random_uuid(), s.id, ?, ?, ?, ?::jsonb, 'pending', 0, ?, ?
+    select gen_random_uuid(), s.id, ?, ?, ?, ?::jsonb, 'pending', 0,
+      greatest(?, (
+        select max(e.next_attempt_at) from webhook_deliveries e
+        where e.state = 'pending' and e.subscription_id = s.id and e.application_id = ?)),
+      ?
     from webhook_subscriptions s
     where s.status = 'active' and ? = any (s.event_types)`,
     [
@@ -79,6 +84,7 @@ export async function recordWebhookEvent(
       payload.applicationId,
       JSON.stringify(payload),
       event.occurredAt,
+      payload.applicationId,
       event.occurredAt,
       payload.type,
     ],
