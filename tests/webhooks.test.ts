@@ -12,7 +12,7 @@ import {
   checkTargetAddresses,
   checkTargetUrl,
   forbiddenRange,
-  TargetRefused,
+  TargetRejected,
 } from '../server/webhooks/address.ts';
 import { retryDelayMs } from '../server/webhooks/dispatcher.ts';
 import { newSigningSecret, signatureHeader } from '../server/webhooks/signature.ts';
@@ -65,7 +65,7 @@ signatures('a delivery signed with the secret verifies and yields its event', as
   });
 });
 
-signatures('a changed body, a wrong secret and an old or future time are refused', async () => {
+signatures('a changed body, a wrong secret and an old or future time are rejected', async () => {
   const secret = newSigningSecret();
   const header = signatureHeader([secret], at, body);
   const tampered = body.replace('submitted', 'approved');
@@ -119,7 +119,7 @@ signatures.run();
 
 const targets = suite('webhook targets');
 
-targets('private, metadata, multicast and reserved addresses are refused', () => {
+targets('private, metadata, multicast and reserved addresses are rejected', () => {
   for (const address of [
     '10.1.2.3',
     '172.16.0.1',
@@ -156,20 +156,20 @@ targets('production takes https only, and never a URL with credentials', () => {
   assert.throws(() => checkTargetUrl('not a url', PRODUCTION), /not a URL/);
 });
 
-targets('names are resolved and refused by address', async () => {
-  const refused = async (url: string) => {
+targets('names are resolved and rejected by address', async () => {
+  const rejected = async (url: string) => {
     try {
       await checkTargetAddresses(new URL(url), PRODUCTION);
     } catch (error) {
-      assert.instance(error, TargetRefused);
+      assert.instance(error, TargetRejected);
       return (error as Error).message;
     }
     throw new Error(`${url} was accepted`);
   };
-  assert.match(await refused('https://localhost/hook'), /loopback/);
-  assert.match(await refused('https://[::1]/hook'), /loopback/);
-  assert.match(await refused('https://169.254.169.254/latest/meta-data/'), /linkLocal/);
-  assert.match(await refused('https://10.0.0.7/hook'), /private/);
+  assert.match(await rejected('https://localhost/hook'), /loopback/);
+  assert.match(await rejected('https://[::1]/hook'), /loopback/);
+  assert.match(await rejected('https://169.254.169.254/latest/meta-data/'), /linkLocal/);
+  assert.match(await rejected('https://10.0.0.7/hook'), /private/);
 });
 
 targets('retries back off exponentially, with jitter, up to the cap', () => {
@@ -280,7 +280,7 @@ async function subscribe(context: Context, receiver: Receiver, eventTypes?: stri
 }
 
 delivery(
-  'only administrators manage subscriptions, and bad targets are refused by field',
+  'only administrators manage subscriptions, and bad targets are rejected by field',
   async (context) => {
     const { clients, admin } = context;
     await expectCode(clients.intake.webhooks.list.query(), 'FORBIDDEN');
@@ -499,10 +499,10 @@ delivery(
     const second = await eventually(async () => receiver.requests[1]);
     const secondHeader = second.headers['kyc-signature'] as string;
     await verifyWebhook({ body: second.body, signature: secondHeader, secrets: rotated.secret });
-    const refused = await rejection(
+    const rejected = await rejection(
       verifyWebhook({ body: second.body, signature: secondHeader, secrets: created.secret }),
     );
-    assert.is(refused.reason, 'signature');
+    assert.is(rejected.reason, 'signature');
 
     await expectCode(
       admin.webhooks.update.mutate({

@@ -222,7 +222,7 @@ export async function runHttpBenchmark(): Promise<boolean> {
       '',
       `### Intake against the database ceiling`,
       '',
-      `Each level ran ${SECONDS} s. The server's intake does more than the ceiling's two inserts: it validates and normalises, takes two advisory locks, counts duplicates, writes the data key, the status history and the audit chain head, and encrypts the document number. The ceiling sends only the application row and its outbox row, through pg, with as many clients as the level.`,
+      `Each level ran ${SECONDS} s. The server's intake does more than the ceiling's two inserts: it validates and normalises, takes two advisory locks, counts duplicates, writes the data key, the status history, the audit chain head and the webhook deliveries, and encrypts the document number. The ceiling sends only the application row and its outbox row, through pg, with as many clients as the level.`,
       '',
       markdownTable(
         [

@@ -20,8 +20,8 @@ export function targetPolicy(config: {
   };
 }
 
-export class TargetRefused extends Error {
-  override name = 'TargetRefused';
+export class TargetRejected extends Error {
+  override name = 'TargetRejected';
 }
 
 /**
@@ -29,7 +29,7 @@ export class TargetRefused extends Error {
  * unicast address. IPv4 addresses written as IPv6 are judged as IPv4. Private, loopback,
  * link-local (which holds the cloud metadata address 169.254.169.254), carrier-grade NAT,
  * multicast, unique-local IPv6 (fd00:ec2::254 is metadata too) and reserved ranges are all
- * refused.
+ * rejected.
  */
 export function forbiddenRange(address: string, policy: TargetPolicy): string | null {
   if (!ipaddr.isValid(address)) return 'an invalid address';
@@ -49,15 +49,15 @@ export function checkTargetUrl(text: string, policy: TargetPolicy): URL {
   try {
     url = new URL(text);
   } catch {
-    throw new TargetRefused('is not a URL');
+    throw new TargetRejected('is not a URL');
   }
   if (url.protocol !== 'https:' && (policy.httpsOnly || url.protocol !== 'http:')) {
-    throw new TargetRefused(policy.httpsOnly ? 'must be an https URL' : 'must be an http(s) URL');
+    throw new TargetRejected(policy.httpsOnly ? 'must be an https URL' : 'must be an http(s) URL');
   }
   if (url.username || url.password) {
-    throw new TargetRefused('must not carry a user name or password');
+    throw new TargetRejected('must not carry a user name or password');
   }
-  if (!url.hostname) throw new TargetRefused('must name a host');
+  if (!url.hostname) throw new TargetRejected('must name a host');
   return url;
 }
 
@@ -67,7 +67,7 @@ function hostOf(url: URL): string {
 }
 
 /**
- * Resolves the host of `url` and refuses it when any of its addresses is in a forbidden
+ * Resolves the host of `url` and rejects it when any of its addresses is in a forbidden
  * range. Run at registration and before each delivery; the delivery's connection then goes
  * through `guardedLookup`, which checks the address it actually uses.
  */
@@ -77,13 +77,13 @@ export async function checkTargetAddresses(url: URL, policy: TargetPolicy): Prom
     ? [host]
     : await new Promise<string[]>((resolve, reject) => {
         lookup(host, { all: true }, (error, found) => {
-          if (error) reject(new TargetRefused(`host ${host} does not resolve (${error.code})`));
+          if (error) reject(new TargetRejected(`host ${host} does not resolve (${error.code})`));
           else resolve(found.map((entry) => entry.address));
         });
       });
   for (const address of addresses) {
     const range = forbiddenRange(address, policy);
-    if (range) throw new TargetRefused(`host ${host} resolves to ${range} (${address})`);
+    if (range) throw new TargetRejected(`host ${host} resolves to ${range} (${address})`);
   }
   return addresses;
 }
@@ -96,7 +96,7 @@ type LookupCallback = (
 
 /**
  * A `lookup` for outgoing connections that fails when the host resolves to a forbidden
- * range, so that a name which changed its address after the check is still refused.
+ * range, so that a name which changed its address after the check is still rejected.
  */
 export function guardedLookup(policy: TargetPolicy) {
   return (hostname: string, options: { all?: boolean }, callback: LookupCallback): void => {
@@ -105,11 +105,11 @@ export function guardedLookup(policy: TargetPolicy) {
       for (const entry of found) {
         const range = forbiddenRange(entry.address, policy);
         if (range) {
-          const refused = new TargetRefused(
+          const rejected = new TargetRejected(
             `host ${hostname} resolves to ${range} (${entry.address})`,
           ) as NodeJS.ErrnoException;
-          refused.code = 'EWEBHOOKTARGET';
-          return callback(refused, []);
+          rejected.code = 'EWEBHOOKTARGET';
+          return callback(rejected, []);
         }
       }
       if (options.all) return callback(null, found);

@@ -21,7 +21,7 @@ import {
 const TAGS = ['webhooks'];
 
 const ERRORS = {
-  400: 'Invalid input, each bad field named; a refused target names the reason',
+  400: 'Invalid input, each bad field named; a rejected target names the reason',
   401: 'No credentials, or credentials that are not accepted',
   403: 'The caller lacks the webhooks.manage permission',
   500: 'Unexpected error',
@@ -128,7 +128,7 @@ export const webhooksRouter = router({
         tags: TAGS,
         summary: 'Subscribe an endpoint to events',
         description:
-          'The target is resolved and refused when it points to a loopback, private, link-local, multicast or metadata address. The response holds the signing secret, shown this once.',
+          'The target is resolved and rejected when it points to a loopback, private, link-local, multicast or metadata address. The response holds the signing secret, shown this once.',
         protect: true,
         errorResponses: ERRORS,
       },

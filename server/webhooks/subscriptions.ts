@@ -10,7 +10,7 @@ import {
   checkTargetAddresses,
   checkTargetUrl,
   type TargetPolicy,
-  TargetRefused,
+  TargetRejected,
 } from './address.ts';
 import type { WebhookEventType } from './events.ts';
 import { newSigningSecret } from './signature.ts';
@@ -95,12 +95,12 @@ export function signingSecrets(
   return stored.map((secret) => vault.openSecret(secret, secretContext(subscriptionId, secret.id)));
 }
 
-/** Checks a target URL and its addresses; a refusal is an input error on `url`. */
+/** Checks a target URL and its addresses, and reports a rejected one as an invalid `url`. */
 async function checkTarget(url: string, policy: TargetPolicy): Promise<void> {
   try {
     await checkTargetAddresses(checkTargetUrl(url, policy), policy);
   } catch (error) {
-    if (error instanceof TargetRefused) {
+    if (error instanceof TargetRejected) {
       throw invalidInput([{ path: 'url', message: error.message }]);
     }
     throw error;
