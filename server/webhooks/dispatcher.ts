@@ -163,6 +163,8 @@ export class WebhookDispatcher {
   private async deliverBatch(): Promise<number> {
     const em = this.postgres.em.fork();
     const leaseMs = this.options.timeoutMs + 30_000;
+    // NOTE: with one delivery per claim, `npm run bench -- webhooks` sends 17 deliveries/s
+    // against 350 with 8 per claim; the cost of each claim at that rate is not yet measured.
     // Scans due deliveries in order of due time and stops at the limit: a delivery whose
     // predecessor is pending is skipped, and a failed delivery pushes its followers' due time
     // back with its own (see `record`), so blocked deliveries are rarely due.
