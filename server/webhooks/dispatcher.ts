@@ -18,12 +18,12 @@ import {
 } from './signature.ts';
 import { signingSecrets } from './subscriptions.ts';
 
-/** The part of a receiver's answer that is read; the rest is discarded unread. */
+/** Bytes of a receiver's response that are read; the rest is discarded unread. */
 export const RESPONSE_READ_LIMIT = 4096;
 
 export interface DispatcherOptions {
   policy: TargetPolicy;
-  /** Time one attempt may take, connection and answer included. */
+  /** Time one attempt may take, connection and response included. */
   timeoutMs: number;
   /** Attempts before a delivery is dead-lettered. */
   maxAttempts: number;
@@ -59,8 +59,8 @@ export interface DispatcherState {
 }
 
 /**
- * The wait before attempt `attempt + 1`: exponential from `baseMs`, capped at `maxMs`, with
- * 20% jitter either way so that many failed deliveries do not retry at the same moment.
+ * Computes the wait before attempt `attempt + 1`: exponential from `baseMs`, capped at
+ * `maxMs`, with 20% jitter either way so that failed deliveries do not all retry at once.
  */
 export function retryDelayMs(
   attempt: number,
@@ -73,10 +73,10 @@ export function retryDelayMs(
 }
 
 /**
- * Sends pending webhook deliveries. Each process runs one; a delivery is leased for the
- * length of an attempt, so two processes never send it at once, and a lease left by a
+ * Sends pending webhook deliveries, one dispatcher per server process. A delivery is leased
+ * for the length of an attempt, so two processes never send it at once. The lease of a
  * process that died runs out. Within one subscription, a delivery waits while an earlier
- * delivery for the same application is pending, so each receiver sees an application's
+ * delivery for the same application is pending, so each receiver gets an application's
  * events in order.
  */
 export class WebhookDispatcher {
@@ -152,7 +152,10 @@ export class WebhookDispatcher {
       const attempted = await this.deliverBatch();
       if (attempted === this.options.concurrency || this.wakeRequested) delay = 0;
     } catch (error) {
-      this.log.warn({ error: safeError(error) }, 'webhook dispatcher could not read deliveries');
+      this.log.warn(
+        { error: safeError(error) },
+        'webhook dispatcher failed to read due deliveries; it retries in 5 s',
+      );
       delay = 5000;
     }
     this.wakeRequested = false;
@@ -214,7 +217,7 @@ export class WebhookDispatcher {
     return claimed.length;
   }
 
-  /** Makes one attempt; never throws. */
+  /** Makes one attempt and returns its outcome; errors become the outcome's `error`. */
   private async attempt(delivery: Claimed, url: string, secrets: () => string[]): Promise<Outcome> {
     const started = performance.now();
     const elapsed = () => Math.round(performance.now() - started);
@@ -257,6 +260,9 @@ export class WebhookDispatcher {
     const attempts = delivery.attempts + 1;
     const delivered = outcome.error === null;
     const dead = !delivered && attempts >= this.options.maxAttempts;
+    let state = 'pending';
+    if (delivered) state = 'delivered';
+    else if (dead) state = 'dead';
     const nextAttemptAt = new Date(
       Date.now() + retryDelayMs(attempts, this.options.retryBaseMs, this.options.retryMaxMs),
     );
@@ -274,7 +280,7 @@ export class WebhookDispatcher {
         outcome.latencyMs,
         outcome.error,
         attempts,
-        delivered ? 'delivered' : dead ? 'dead' : 'pending',
+        state,
         delivered ? new Date() : null,
         dead ? new Date() : null,
         nextAttemptAt,
