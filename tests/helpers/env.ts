@@ -78,8 +78,8 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     AUTH_AUDIENCE: TEST_JWT_AUDIENCE,
     PII_KEYS: TEST_PII_KEYS,
     PII_HMAC_KEY: TEST_PII_HMAC_KEY,
-    // Webhook receivers in tests listen on loopback.
-    WEBHOOK_ALLOW_LOOPBACK: 'on',
+    // Webhook receivers in tests listen on loopback, which production servers never allow.
+    WEBHOOK_ALLOW_LOOPBACK: overrides.NODE_ENV === 'production' ? 'off' : 'on',
     ...overrides,
   });
 }
