@@ -68,7 +68,7 @@ function signingKey(path: string) {
   return key;
 }
 
-/** The webhook dispatcher's settings from the configuration. */
+/** Reads the webhook dispatcher's settings from the configuration. */
 export function webhookOptions(config: Config): DispatcherOptions {
   return {
     policy: targetPolicy(config),

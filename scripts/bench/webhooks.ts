@@ -1,5 +1,5 @@
 // Webhook delivery throughput: pending deliveries written straight into PostgreSQL, sent by
-// the dispatcher to a receiver on loopback that answers 204, at several concurrency levels.
+// the dispatcher to a receiver on loopback that responds 204, at several concurrency levels.
 // The receiver runs in this process, so it shares the CPUs with the dispatcher.
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -109,7 +109,7 @@ export async function runWebhookBenchmark(): Promise<boolean> {
     [
       `Command: \`npm run bench -- webhooks\`. Run ${new Date().toISOString()} on ${machineFacts()}.`,
       '',
-      `${EVENTS} pending deliveries of one subscription, spread over ${APPLICATIONS} applications, are written into PostgreSQL; the dispatcher (\`server/webhooks/dispatcher.ts\`) then sends them all to a receiver on loopback that answers 204, at each concurrency (\`WEBHOOK_CONCURRENCY\`). Each delivery is leased, signed, checked against the target rules, POSTed, and recorded with its attempt. The receiver runs in the benchmark process.`,
+      `${EVENTS} pending deliveries of one subscription, spread over ${APPLICATIONS} applications, are written into PostgreSQL; the dispatcher (\`server/webhooks/dispatcher.ts\`) then sends them all to a receiver on loopback that responds 204, at each concurrency (\`WEBHOOK_CONCURRENCY\`). Each delivery is leased, signed, checked against the target rules, POSTed, and recorded with its attempt. The receiver runs in the benchmark process.`,
       '',
       markdownTable(
         ['Concurrency', 'Attempts', 'Received', 'Not delivered', 'Seconds', 'Deliveries/s'],

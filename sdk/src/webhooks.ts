@@ -25,7 +25,7 @@ export interface WebhookEvent {
 
 export type WebhookRejection = 'malformed' | 'expired' | 'signature';
 
-/** A delivery that must not be trusted; `reason` says why. */
+/** Error for a delivery that must not be trusted, with the `reason` it was rejected. */
 export class WebhookVerificationError extends Error {
   override name = 'WebhookVerificationError';
   constructor(
@@ -58,13 +58,11 @@ function hexBytes(hex: string): Uint8Array<ArrayBuffer> | null {
   return bytes;
 }
 
-/**
- * Checks that a delivery was signed with one of `secrets` at a time within the tolerance, and
- * returns its event. Throws a WebhookVerificationError otherwise. The comparison is the Web
- * Crypto HMAC verification, which takes the same time whatever the signature.
- */
-export async function verifyWebhook(options: VerifyWebhookOptions): Promise<WebhookEvent> {
-  const header = options.signature ?? '';
+/** Reads the time and the well-formed `v1` signatures of a signature header. */
+function parseSignatureHeader(header: string): {
+  timestamp: number | null;
+  signatures: Uint8Array<ArrayBuffer>[];
+} {
   let timestamp: number | null = null;
   const signatures: Uint8Array<ArrayBuffer>[] = [];
   for (const part of header.split(',')) {
@@ -75,12 +73,23 @@ export async function verifyWebhook(options: VerifyWebhookOptions): Promise<Webh
       if (bytes) signatures.push(bytes);
     }
   }
+  return { timestamp, signatures };
+}
+
+/**
+ * Checks that a delivery was signed with one of `secrets` at a time within the tolerance, and
+ * returns its event. Throws a WebhookVerificationError otherwise. The comparison is the Web
+ * Crypto HMAC verification, which takes the same time whatever the signature.
+ */
+export async function verifyWebhook(options: VerifyWebhookOptions): Promise<WebhookEvent> {
+  const { timestamp, signatures } = parseSignatureHeader(options.signature ?? '');
   if (timestamp === null || signatures.length === 0) {
     throw new WebhookVerificationError(
       'malformed',
       `the ${WEBHOOK_SIGNATURE_HEADER} header has no t=<seconds> or no v1=<hex> signature`,
     );
   }
+
   const tolerance = options.toleranceSeconds ?? 300;
   const now = Math.floor((options.now ?? new Date()).getTime() / 1000);
   if (Math.abs(now - timestamp) > tolerance) {
@@ -89,11 +98,13 @@ export async function verifyWebhook(options: VerifyWebhookOptions): Promise<Webh
       `the delivery was signed ${now - timestamp} s from now, outside the ${tolerance} s tolerance`,
     );
   }
+
   const body = typeof options.body === 'string' ? encoder.encode(options.body) : options.body;
   const prefix = encoder.encode(`${timestamp}.`);
   const signed = new Uint8Array(prefix.length + body.length);
   signed.set(prefix);
   signed.set(body, prefix.length);
+
   const secrets = typeof options.secrets === 'string' ? [options.secrets] : options.secrets;
   for (const secret of secrets) {
     const key = await crypto.subtle.importKey(

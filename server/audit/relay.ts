@@ -29,7 +29,7 @@ export interface RelayOptions {
   batchSize?: number;
   idleIntervalMs?: number;
   /**
-   * Wait between a nudge and the delivery it asks for, so that the events of commits close
+   * Delay between a nudge and the delivery it requests, so that the events of commits close
    * together go to MongoDB in one batch.
    */
   nudgeDelayMs?: number;

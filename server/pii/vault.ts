@@ -138,7 +138,7 @@ export class PersonalDataVault {
 
   /**
    * Encrypts a secret the server must use later, such as a webhook signing secret, under the
-   * active key; `context` names what it belongs to and is bound to the ciphertext.
+   * active key. `context` names what the secret belongs to and is bound to the ciphertext.
    */
   sealSecret(context: string, value: string): WrappedKey {
     const kek = this.keys.get(this.activeKeyId) as Buffer;

@@ -58,7 +58,7 @@ export interface Context {
   vault: PersonalDataVault;
   anchorKey: KeyObject | null;
   inFlight: InFlight | null;
-  /** Which webhook targets may be registered. */
+  /** Policy for the webhook targets that may be registered. */
   webhookPolicy: TargetPolicy;
   /** The Idempotency-Key header as sent, unchecked. */
   idempotencyKeyHeader: string | string[] | undefined;

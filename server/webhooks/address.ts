@@ -9,7 +9,7 @@ export interface TargetPolicy {
   allowLoopback: boolean;
 }
 
-/** The policy the configuration sets: https only in production, loopback only when allowed. */
+/** Builds the policy the configuration sets: https only in production, loopback only when allowed. */
 export function targetPolicy(config: {
   NODE_ENV: string;
   WEBHOOK_ALLOW_LOOPBACK: 'on' | 'off';
@@ -27,7 +27,7 @@ export class TargetRejected extends Error {
 /**
  * Names the range of an address that webhooks must not reach, or returns null for a public
  * unicast address. IPv4 addresses written as IPv6 are judged as IPv4. Private, loopback,
- * link-local (which holds the cloud metadata address 169.254.169.254), carrier-grade NAT,
+ * link-local (which contains the cloud metadata address 169.254.169.254), carrier-grade NAT,
  * multicast, unique-local IPv6 (fd00:ec2::254 is metadata too) and reserved ranges are all
  * rejected.
  */
@@ -95,7 +95,7 @@ type LookupCallback = (
 ) => void;
 
 /**
- * A `lookup` for outgoing connections that fails when the host resolves to a forbidden
+ * Makes a `lookup` for outgoing connections that fails when the host resolves to a forbidden
  * range, so that a name which changed its address after the check is still rejected.
  */
 export function guardedLookup(policy: TargetPolicy) {

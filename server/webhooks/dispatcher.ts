@@ -1,4 +1,4 @@
-import type { MikroORM as PostgresORM } from '@mikro-orm/postgresql';
+import type { EntityManager, MikroORM as PostgresORM } from '@mikro-orm/postgresql';
 import type { Logger } from 'pino';
 import { Agent, request } from 'undici';
 import type { PersonalDataVault } from '../pii/vault.ts';
@@ -165,13 +165,46 @@ export class WebhookDispatcher {
   /** Leases up to `concurrency` due deliveries and sends them at once. */
   private async deliverBatch(): Promise<number> {
     const em = this.postgres.em.fork();
+    const claimed = await this.claimDue(em);
+    if (claimed.length === 0) return 0;
+
+    const subscriptionIds = [...new Set(claimed.map((row) => row.subscription_id))];
+    const subscriptions = await em.execute<
+      {
+        id: string;
+        url: string;
+        secrets: { id: string; keyId: string; wrapped: string; createdAt: string }[];
+      }[]
+    >(
+      `select id, url, secrets from webhook_subscriptions where id in (${subscriptionIds.map(() => '?').join(', ')})`,
+      subscriptionIds,
+    );
+    const byId = new Map(subscriptions.map((row) => [row.id, row]));
+
+    await Promise.all(
+      claimed.map(async (delivery) => {
+        const subscription = byId.get(delivery.subscription_id);
+        const outcome = subscription
+          ? await this.attempt(delivery, subscription.url, () =>
+              signingSecrets(this.vault, subscription.id, subscription.secrets),
+            )
+          : { statusCode: null, latencyMs: 0, error: 'the subscription was deleted' };
+        await this.record(delivery, outcome);
+      }),
+    );
+    return claimed.length;
+  }
+
+  /**
+   * Leases the due deliveries whose predecessors are no longer pending. The scan walks the
+   * due index and stops at the limit. A failed delivery moves its followers' due time back
+   * with its own (see `record`), so blocked deliveries are rarely due.
+   */
+  // NOTE: with one delivery per claim, `npm run bench -- webhooks` sends 17 deliveries/s,
+  // against 350 with 8 per claim. Where each claim's time goes at that rate is not measured.
+  private async claimDue(em: EntityManager): Promise<Claimed[]> {
     const leaseMs = this.options.timeoutMs + 30_000;
-    // NOTE: with one delivery per claim, `npm run bench -- webhooks` sends 17 deliveries/s
-    // against 350 with 8 per claim; the cost of each claim at that rate is not yet measured.
-    // Scans due deliveries in order of due time and stops at the limit: a delivery whose
-    // predecessor is pending is skipped, and a failed delivery pushes its followers' due time
-    // back with its own (see `record`), so blocked deliveries are rarely due.
-    const claimed = await em.execute<Claimed[]>(
+    return em.execute<Claimed[]>(
       `update webhook_deliveries d set leased_until = clock_timestamp() + (? * interval '1 millisecond')
       where d.id in (
         select p.id from webhook_deliveries p
@@ -190,31 +223,6 @@ export class WebhookDispatcher {
       returning d.id, d.subscription_id, d.application_id, d.event_id, d.event_type, d.payload::text as payload, d.attempts`,
       [leaseMs, this.options.concurrency],
     );
-    if (claimed.length === 0) return 0;
-    const subscriptionIds = [...new Set(claimed.map((row) => row.subscription_id))];
-    const subscriptions = await em.execute<
-      {
-        id: string;
-        url: string;
-        secrets: { id: string; keyId: string; wrapped: string; createdAt: string }[];
-      }[]
-    >(
-      `select id, url, secrets from webhook_subscriptions where id in (${subscriptionIds.map(() => '?').join(', ')})`,
-      subscriptionIds,
-    );
-    const byId = new Map(subscriptions.map((row) => [row.id, row]));
-    await Promise.all(
-      claimed.map(async (delivery) => {
-        const subscription = byId.get(delivery.subscription_id);
-        const outcome = subscription
-          ? await this.attempt(delivery, subscription.url, () =>
-              signingSecrets(this.vault, subscription.id, subscription.secrets),
-            )
-          : { statusCode: null, latencyMs: 0, error: 'the subscription was deleted' };
-        await this.record(delivery, outcome);
-      }),
-    );
-    return claimed.length;
   }
 
   /** Makes one attempt and returns its outcome; errors become the outcome's `error`. */
@@ -266,6 +274,7 @@ export class WebhookDispatcher {
     const nextAttemptAt = new Date(
       Date.now() + retryDelayMs(attempts, this.options.retryBaseMs, this.options.retryMaxMs),
     );
+
     await em.execute(
       `with attempt as (
         insert into webhook_attempts (delivery_id, attempted_at, status_code, latency_ms, error)
@@ -290,24 +299,15 @@ export class WebhookDispatcher {
         delivery.id,
       ],
     );
+
     if (delivered) {
       this.state.delivered += 1;
       return;
     }
     // The application's later deliveries wait for this one: they become due when it is
     // retried, or now when it is dead.
-    await em.execute(
-      `update webhook_deliveries set next_attempt_at = ?
-      where state = 'pending' and subscription_id = ? and application_id = ? and id <> ?
-        and next_attempt_at < ?`,
-      [
-        dead ? new Date() : nextAttemptAt,
-        delivery.subscription_id,
-        delivery.application_id,
-        delivery.id,
-        dead ? new Date() : nextAttemptAt,
-      ],
-    );
+    await this.holdBackFollowers(em, delivery, dead ? new Date() : nextAttemptAt);
+
     this.state.failedAttempts += 1;
     if (dead) {
       this.state.deadLettered += 1;
@@ -321,6 +321,16 @@ export class WebhookDispatcher {
         'webhook delivery failed; it will be retried',
       );
     }
+  }
+
+  /** Moves the due time of the application's later pending deliveries to at least `until`. */
+  private async holdBackFollowers(em: EntityManager, delivery: Claimed, until: Date) {
+    await em.execute(
+      `update webhook_deliveries set next_attempt_at = ?
+      where state = 'pending' and subscription_id = ? and application_id = ? and id <> ?
+        and next_attempt_at < ?`,
+      [until, delivery.subscription_id, delivery.application_id, delivery.id, until],
+    );
   }
 }
 

@@ -22,7 +22,7 @@ export const WEBHOOK_EVENT_TYPE_NAMES = Object.keys(WEBHOOK_EVENT_TYPES) as [
 
 /**
  * The body of a delivery: ids, statuses and times only. Names, contacts, document data and
- * free text never go into it, so a receiver holds no personal data it did not ask for.
+ * free text never go into it, so a receiver stores no personal data it did not request.
  */
 export interface WebhookPayload {
   id: string;
@@ -33,7 +33,7 @@ export interface WebhookPayload {
   decision: { id: string; kind: string; state: string } | null;
 }
 
-/** The webhook event type of a change to status `to` by `transition`. */
+/** Maps a change to status `to` by `transition` to its webhook event type. */
 export function statusEventType(to: ApplicationStatus, transition: string): WebhookEventType {
   switch (to) {
     case 'approved':

@@ -201,7 +201,8 @@ export const webhooksRouter = router({
       z.object({
         id: uuidParam('Subscription id'),
         version: bodyInt({ min: 1, max: 2_147_483_647 }).meta({
-          description: 'The version read; a changed subscription answers 409',
+          description:
+            'The version read; the request fails with 409 when the subscription changed since',
         }),
         name: name.optional(),
         url: url.optional(),

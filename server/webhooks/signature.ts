@@ -7,13 +7,13 @@ export const EVENT_ID_HEADER = 'kyc-event-id';
 export const DELIVERY_ID_HEADER = 'kyc-delivery-id';
 export const EVENT_TYPE_HEADER = 'kyc-event-type';
 
-/** A new signing secret: `whsec_` and 32 random bytes in base64url. */
+/** Generates a signing secret: `whsec_` and 32 random bytes in base64url. */
 export function newSigningSecret(): string {
   return `whsec_${randomBytes(32).toString('base64url')}`;
 }
 
 /**
- * The signature header of a body sent at `timestamp` (seconds since the epoch):
+ * Builds the signature header of a body sent at `timestamp` (seconds since the epoch):
  * `t=<timestamp>,v1=<hex>` with one `v1` per secret, each an HMAC-SHA256 keyed with the
  * secret's text over `<timestamp>.<body>`.
  */

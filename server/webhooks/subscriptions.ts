@@ -86,7 +86,7 @@ function sealNewSecret(vault: PersonalDataVault, subscriptionId: string, now: Da
   return { secret, stored: { id, keyId, wrapped, createdAt: now.toISOString() } };
 }
 
-/** The secrets that sign a subscription's deliveries, decrypted, oldest first. */
+/** Decrypts the secrets that sign a subscription's deliveries, oldest first. */
 export function signingSecrets(
   vault: PersonalDataVault,
   subscriptionId: string,
@@ -233,6 +233,20 @@ export async function updateSubscription(
   return toSubscription(row);
 }
 
+/** Replaces a locked subscription's secrets and returns the updated row. */
+async function storeSecrets(
+  tx: EntityManager,
+  id: string,
+  secrets: StoredSecret[],
+  now: Date,
+): Promise<SubscriptionRow> {
+  const [updated] = await tx.execute<SubscriptionRow[]>(
+    `update webhook_subscriptions set secrets = ?::jsonb, updated_at = ?, version = version + 1 where id = ? returning ${COLUMNS}`,
+    [JSON.stringify(secrets), now, id],
+  );
+  return updated as SubscriptionRow;
+}
+
 /**
  * Adds a new signing secret and keeps the newest old one, so that deliveries carry both
  * signatures until the receiver has switched and the old one is retired.
@@ -248,16 +262,13 @@ export async function rotateSecret(
   const row = await em.transactional(async (tx) => {
     const current = await lockedRow(tx, id);
     const secrets = [...current.secrets.slice(-1), stored];
-    const [updated] = await tx.execute<SubscriptionRow[]>(
-      `update webhook_subscriptions set secrets = ?::jsonb, updated_at = ?, version = version + 1 where id = ? returning ${COLUMNS}`,
-      [JSON.stringify(secrets), now, id],
-    );
+    const updated = await storeSecrets(tx, id, secrets, now);
     const dropped = current.secrets.slice(0, -1).map((old) => old.id);
     await audit(tx, actor, 'webhook.secret_rotated', id, now, {
       secretId: stored.id,
       retiredSecretIds: dropped.join(',') || null,
     });
-    return updated as SubscriptionRow;
+    return updated;
   });
   return { subscription: toSubscription(row), secret };
 }
@@ -277,16 +288,13 @@ export async function retireSecret(
     }
     if (current.secrets.length === 1) {
       throw conflict(
-        `Secret ${secretId} is the only signing secret of webhook subscription ${id}; rotate first, then retire the old one.`,
+        `Secret ${secretId} is the only signing secret of webhook subscription ${id}. Rotate first, then retire the old one.`,
       );
     }
     const secrets = current.secrets.filter((secret) => secret.id !== secretId);
-    const [updated] = await tx.execute<SubscriptionRow[]>(
-      `update webhook_subscriptions set secrets = ?::jsonb, updated_at = ?, version = version + 1 where id = ? returning ${COLUMNS}`,
-      [JSON.stringify(secrets), now, id],
-    );
+    const updated = await storeSecrets(tx, id, secrets, now);
     await audit(tx, actor, 'webhook.secret_retired', id, now, { secretId });
-    return updated as SubscriptionRow;
+    return updated;
   });
   return toSubscription(row);
 }
@@ -357,7 +365,7 @@ interface DeliveryRow {
 const isDeliveryCursor = (values: unknown[]): values is [string] =>
   values.length === 1 && typeof values[0] === 'string' && /^\d{1,19}$/.test(values[0]);
 
-/** A subscription's deliveries, newest first, each with its attempts, by keyset pages. */
+/** Lists a subscription's deliveries newest first, each with its attempts, in keyset pages. */
 export async function listDeliveries(
   em: EntityManager,
   subscriptionId: string,
