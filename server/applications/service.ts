@@ -52,7 +52,7 @@ interface SubmissionLookup {
 /**
  * Scores a submission and looks for other applications with the same email or document;
  * `excludeId` leaves out the application being resubmitted. With `externalReference`, it also
- * returns the application that already holds that reference, if any.
+ * returns the application that already has that reference, if any.
  */
 export async function assessSubmission(
   tx: EntityManager,
