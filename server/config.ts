@@ -34,6 +34,16 @@ const wholeNumber = (min: number, max: number, fallback: number) =>
       .default(fallback),
   );
 
+const fraction = (fallback: number) =>
+  z.preprocess(
+    emptyAsUnset,
+    z.coerce
+      .number({ error: 'must be a number' })
+      .min(0.1, 'must be between 0.1 and 1')
+      .max(1, 'must be between 0.1 and 1')
+      .default(fallback),
+  );
+
 const envSchema = z
   .object({
     DATABASE_URL: z.preprocess(emptyAsUnset, postgresUrl),
@@ -162,6 +172,9 @@ const envSchema = z
     WEBHOOK_CONCURRENCY: wholeNumber(1, 64, 8),
     WEBHOOK_ALLOW_LOOPBACK: z.preprocess(emptyAsUnset, z.enum(['on', 'off']).default('off')),
     RETENTION_DAYS: wholeNumber(1, 36_500, 1825),
+    SCREENING_MATCH_THRESHOLD: fraction(0.85),
+    SCREENING_CANDIDATE_SIMILARITY: fraction(0.3),
+    SCREENING_CANDIDATE_LIMIT: wholeNumber(1, 1000, 100),
     BENCH_BARE_ROUTE: z.preprocess(emptyAsUnset, z.enum(['on', 'off']).default('off')),
     READINESS_MAX_AUDIT_BACKLOG: wholeNumber(0, 100_000_000, 10_000),
     PII_KEYS: z.preprocess(
@@ -306,6 +319,12 @@ const hints: Record<keyof Config, string> = {
     'Set it to the webhook deliveries one process sends at once (1-64), or unset it for 8.',
   WEBHOOK_ALLOW_LOOPBACK:
     'Set it to on only for local development and tests, to send webhooks to loopback addresses and over http, or unset it.',
+  SCREENING_MATCH_THRESHOLD:
+    'Set it to the lowest watchlist match score, 0.1 to 1, or unset it for 0.85.',
+  SCREENING_CANDIDATE_SIMILARITY:
+    'Set it to the lowest trigram similarity of a candidate name, 0.1 to 1, or unset it for 0.3.',
+  SCREENING_CANDIDATE_LIMIT:
+    'Set it to the most candidate entries scored per screening (1-1000), or unset it for 100.',
   TRPC_MAX_BATCH: 'Set it to the most calls one tRPC batch may hold (1-100), or unset it for 50.',
   PII_KEYS:
     'Set it to ID:BASE64 keys of 32 bytes separated by commas, e.g. k2026:<openssl rand -base64 32>, or unset it outside production.',

@@ -11,6 +11,8 @@ const clean: RiskInput = {
   documentIssuingCountry: 'GB',
   duplicateEmailCount: 0,
   duplicateDocumentCount: 0,
+  duplicatePhoneCount: 0,
+  watchlistMatchCount: 0,
 };
 
 const codes = (input: RiskInput) => assessIntakeRisk(input).factors.map((factor) => factor.code);
@@ -82,6 +84,8 @@ risk('caps the score at 100', () => {
     documentIssuingCountry: 'IR',
     duplicateEmailCount: 3,
     duplicateDocumentCount: 3,
+    duplicatePhoneCount: 0,
+    watchlistMatchCount: 0,
   });
 
   assert.is(result.score, 100);

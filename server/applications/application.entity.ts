@@ -15,7 +15,8 @@ export const ApplicationSchema = defineEntity({
     email: p.string().length(254),
     /** Lower-cased email, the form duplicates are compared in. */
     emailLookup: p.string().length(254).index('applications_email_lookup_index'),
-    phone: p.string().length(16),
+    /** E.164, the form phone duplicates are compared in. */
+    phone: p.string().length(16).index('applications_phone_index'),
     country: p.string().length(2),
     documentType: p.enum(DOCUMENT_TYPES),
     /** The document number as typed, encrypted with the application's data key; null once erased. */

@@ -8,6 +8,7 @@ import type { PersonalDataVault } from '../pii/vault.ts';
 import { recordSubmission } from '../review/lifecycle.ts';
 import { dueTime, type ReviewSettings } from '../review/settings.ts';
 import { assessIntakeRisk, type RiskAssessment } from '../risk/score.ts';
+import { type FoundMatch, findMatches, recordMatches, type ScreeningSettings } from '../screening/screen.ts';
 import type { Actor } from '../shared/actor.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
 import { conflict, notFound } from '../shared/errors.ts';
@@ -45,37 +46,43 @@ export type SubmissionData = Pick<CreateApplicationInput, 'applicant' | 'documen
 interface SubmissionLookup {
   email_count: string;
   document_count: string;
+  phone_count: string;
+  dismissed: string[] | null;
   existing_id: string | null;
   existing_submitted_by: string | null;
 }
 
 /**
- * Scores a submission and looks for other applications with the same email or document;
- * `excludeId` leaves out the application being resubmitted. With `externalReference`, it also
+ * Scores a submission, screens the applicant against the watchlists, and looks for other
+ * applications with the same email, document or phone; `excludeId` leaves out the application
+ * being resubmitted, whose dismissed matches do not count. With `externalReference`, it also
  * returns the application that already has that reference, if any.
  */
 export async function assessSubmission(
   tx: EntityManager,
   vault: PersonalDataVault,
   input: SubmissionData,
+  screening: ScreeningSettings,
   options: { excludeId?: string; externalReference?: string } = {},
 ): Promise<{
   risk: RiskAssessment;
   possibleDuplicate: boolean;
+  matches: FoundMatch[];
   existing: { id: string; submittedBy: string | null } | null;
 }> {
-  // Concurrent submissions with the same email or document would not see each other's rows
-  // under READ COMMITTED; these locks, held until commit, make them take turns. Sorted so
+  // Concurrent submissions with the same email, document or phone would not see each other's
+  // rows under READ COMMITTED; these locks, held until commit, make them take turns. Sorted so
   // that two transactions always take them in the same order. The counts run in the next
   // statement, whose snapshot is taken after the locks are held.
   const numberHash = documentNumberHash(vault, input.document.number.comparable);
-  const [first, second] = [
+  const [first, second, third] = [
     `application-email:${input.applicant.email.lookup}`,
     `application-document:${input.document.type}:${input.document.issuingCountry}:${numberHash}`,
+    `application-phone:${input.applicant.phone}`,
   ].sort();
   await tx.execute(
-    'select pg_advisory_xact_lock(hashtextextended(k, 0)) from (values (1, ?), (2, ?)) as keys (n, k) order by n',
-    [first, second],
+    'select pg_advisory_xact_lock(hashtextextended(k, 0)) from (values (1, ?), (2, ?), (3, ?)) as keys (n, k) order by n',
+    [first, second, third],
   );
 
   const exclude = options.excludeId ? ' and id <> ?' : '';
@@ -84,6 +91,8 @@ export async function assessSubmission(
     `select
       (select count(*) from applications where email_lookup = ?${exclude}) as email_count,
       (select count(*) from applications where document_type = ? and document_issuing_country = ? and document_number_hash = ?${exclude}) as document_count,
+      (select count(*) from applications where phone = ?${exclude}) as phone_count,
+      (select array_agg(entry_id) from screening_matches where application_id = ? and status = 'false_positive') as dismissed,
       existing.id as existing_id,
       existing.submitted_by as existing_submitted_by
     from (select 1) as one
@@ -95,11 +104,24 @@ export async function assessSubmission(
       input.document.issuingCountry,
       numberHash,
       ...excludeParams,
+      input.applicant.phone,
+      ...excludeParams,
+      options.excludeId ?? null,
       options.externalReference ?? null,
     ],
   );
+  const matches = await findMatches(
+    tx,
+    {
+      name: input.applicant.fullName,
+      countries: [...new Set([input.applicant.country, input.document.issuingCountry])],
+    },
+    screening,
+  );
+  const dismissed = new Set(row?.dismissed ?? []);
   const duplicateEmailCount = Number(row?.email_count ?? 0);
   const duplicateDocumentCount = Number(row?.document_count ?? 0);
+  const duplicatePhoneCount = Number(row?.phone_count ?? 0);
   const risk = assessIntakeRisk({
     country: input.applicant.country,
     emailLookup: input.applicant.email.lookup,
@@ -108,10 +130,13 @@ export async function assessSubmission(
     documentIssuingCountry: input.document.issuingCountry,
     duplicateEmailCount,
     duplicateDocumentCount,
+    duplicatePhoneCount,
+    watchlistMatchCount: matches.filter((match) => !dismissed.has(match.entryId)).length,
   });
   return {
     risk,
-    possibleDuplicate: duplicateEmailCount + duplicateDocumentCount > 0,
+    possibleDuplicate: duplicateEmailCount + duplicateDocumentCount + duplicatePhoneCount > 0,
+    matches,
     existing: row?.existing_id
       ? { id: row.existing_id, submittedBy: row.existing_submitted_by }
       : null,
@@ -141,10 +166,11 @@ export class ApplicationService {
           const replayed = await claimIdempotencyKey(tx, this.actor.id, key, requestHash, now);
           if (replayed) return tx.findOneOrFail(ApplicationSchema, { id: replayed });
         }
-        const { risk, possibleDuplicate, existing } = await assessSubmission(
+        const { risk, possibleDuplicate, matches, existing } = await assessSubmission(
           tx,
           this.vault,
           input,
+          this.settings.screening,
           { externalReference: input.externalReference },
         );
         if (existing) {
@@ -203,6 +229,10 @@ export class ApplicationService {
           decision: null,
           occurredAt: now,
         });
+        if (matches.length > 0) {
+          await tx.flush();
+          await recordMatches(tx, this.actor, id, 'submitted', matches, now);
+        }
         if (key) {
           await tx.flush();
           const ttl = this.settings.idempotencyKeyTtlHours;

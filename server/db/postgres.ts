@@ -11,6 +11,13 @@ import {
 import { ApiKeySchema } from '../auth/api-key.entity.ts';
 import { ApplicationKeySchema } from '../pii/application-key.entity.ts';
 import { DecisionSchema } from '../review/decision.entity.ts';
+import {
+  ScreeningMatchSchema,
+  WatchlistChangeSchema,
+  WatchlistEntrySchema,
+  WatchlistImportSchema,
+  WatchlistNameSchema,
+} from '../screening/watchlist.entity.ts';
 import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
 import {
   WebhookAttemptSchema,
@@ -34,6 +41,11 @@ export const POSTGRES_ENTITIES = [
   WebhookSubscriptionSchema,
   WebhookDeliverySchema,
   WebhookAttemptSchema,
+  WatchlistImportSchema,
+  WatchlistEntrySchema,
+  WatchlistNameSchema,
+  WatchlistChangeSchema,
+  ScreeningMatchSchema,
 ];
 
 const migrationsPath = new URL('../../migrations', import.meta.url).pathname;

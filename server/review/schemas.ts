@@ -29,7 +29,7 @@ import { TRANSITIONS } from './transitions.ts';
  * Free text typed by an operator: NFC, trimmed, at most `max` characters, line breaks and
  * tabs allowed, other control characters refused.
  */
-const freeText = (max: number) =>
+export const freeText = (max: number) =>
   z
     .string()
     .transform((text) => text.normalize('NFC').trim())

@@ -6,6 +6,7 @@ import { type ApplicationField, auditChangesOf } from '../applications/audit-cha
 import { searchForm } from '../applications/normalize.ts';
 import { assessSubmission, type SubmissionData } from '../applications/service.ts';
 import { isOpenStatus } from '../applications/status.ts';
+import { approvalBlockers, recordMatches } from '../screening/screen.ts';
 import type { AuditChange } from '../audit/audit-event.entity.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import { type Permission, permissionsOf, rolesGranting } from '../auth/permissions.ts';
@@ -334,9 +335,14 @@ export class ReviewService {
         replacedAt: now,
       });
 
-      const { risk, possibleDuplicate } = await assessSubmission(tx, this.vault, input, {
-        excludeId: application.id,
-      });
+      const { risk, possibleDuplicate, matches } = await assessSubmission(
+        tx,
+        this.vault,
+        input,
+        this.settings.screening,
+        { excludeId: application.id },
+      );
+      await recordMatches(tx, this.actor, application.id, 'submitted', matches, now);
       application.fullName = input.applicant.fullName;
       application.searchName = searchForm(input.applicant.fullName);
       application.email = input.applicant.email.address;
@@ -507,6 +513,20 @@ export class ReviewService {
         throw await this.narrowed(tx, application, error);
       }
       if (!record) return application;
+      if (application.status === 'approved' || record.decision?.kind === 'approve') {
+        const blockers = await approvalBlockers(tx, id);
+        if (blockers.open + blockers.confirmed > 0) {
+          throw conflict(
+            `Application ${id} cannot be approved: ${blockers.confirmed} confirmed and ${blockers.open} unreviewed watchlist match(es). Review the matches first; a confirmed match blocks approval.`,
+            undefined,
+            {
+              currentStatus: statusBefore,
+              openMatches: blockers.open,
+              confirmedMatches: blockers.confirmed,
+            },
+          );
+        }
+      }
       application.updatedAt = now;
       await tx.flush();
       if (record.decision) {

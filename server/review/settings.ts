@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts';
 import type { RiskLevel } from '../risk/score.ts';
+import type { ScreeningSettings } from '../screening/screen.ts';
 
 /** Service-level targets and resubmission rules, read from the configuration. */
 export interface ReviewSettings {
@@ -11,6 +12,8 @@ export interface ReviewSettings {
   resubmissionExpiryDays: number;
   /** Hours an idempotency key of `applications.create` is remembered. */
   idempotencyKeyTtlHours: number;
+  /** Watchlist screening at each submission and on demand. */
+  screening: ScreeningSettings;
 }
 
 export function reviewSettings(config: Config): ReviewSettings {
@@ -23,6 +26,11 @@ export function reviewSettings(config: Config): ReviewSettings {
     resubmissionLimit: config.RESUBMISSION_LIMIT,
     resubmissionExpiryDays: config.RESUBMISSION_EXPIRY_DAYS,
     idempotencyKeyTtlHours: config.IDEMPOTENCY_KEY_TTL_HOURS,
+    screening: {
+      matchThreshold: config.SCREENING_MATCH_THRESHOLD,
+      candidateSimilarity: config.SCREENING_CANDIDATE_SIMILARITY,
+      candidateLimit: config.SCREENING_CANDIDATE_LIMIT,
+    },
   };
 }
 

@@ -72,6 +72,12 @@ export const POINTS = {
   duplicateEmail: 15,
   /** Same document (type, issuing country, comparable number) on another application. */
   duplicateDocument: 30,
+  /** Phone number already used by another application, compared in E.164. */
+  duplicatePhone: 10,
+  /** A watchlist entry matched the applicant and waits for an operator's verdict. */
+  watchlistPossibleMatch: 40,
+  /** An operator confirmed that a watchlist entry is the applicant. */
+  watchlistMatchConfirmed: 100,
 } as const;
 
 /** Lowest score of each level: below `medium` is low, from `high` up is high. */

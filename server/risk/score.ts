@@ -44,6 +44,9 @@ export interface RiskInput {
   documentIssuingCountry: string;
   duplicateEmailCount: number;
   duplicateDocumentCount: number;
+  duplicatePhoneCount: number;
+  /** Watchlist matches not dismissed as false positives. */
+  watchlistMatchCount: number;
 }
 
 const disposable: ReadonlySet<string> = new Set(disposableDomains);
@@ -142,6 +145,21 @@ export function assessIntakeRisk(input: RiskInput): RiskAssessment {
       'duplicate_document',
       POINTS.duplicateDocument,
       `Document used by ${input.duplicateDocumentCount} other application(s)`,
+    );
+  }
+
+  if (input.duplicatePhoneCount > 0) {
+    add(
+      'duplicate_phone',
+      POINTS.duplicatePhone,
+      `Phone number used by ${input.duplicatePhoneCount} other application(s)`,
+    );
+  }
+  if (input.watchlistMatchCount > 0) {
+    add(
+      'watchlist_possible_match',
+      POINTS.watchlistPossibleMatch,
+      `${input.watchlistMatchCount} watchlist entr${input.watchlistMatchCount === 1 ? 'y matches' : 'ies match'} the applicant, awaiting review`,
     );
   }
 

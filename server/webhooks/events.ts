@@ -13,6 +13,8 @@ export const WEBHOOK_EVENT_TYPES = {
   'application.withdrawn': 'The application was withdrawn',
   'application.expired': 'The application expired waiting for a resubmission',
   'application.erased': "The applicant's personal data was erased",
+  'screening.match_found':
+    'Screening found a watchlist entry new to the application; an operator reviews it',
 } as const;
 export type WebhookEventType = keyof typeof WEBHOOK_EVENT_TYPES;
 export const WEBHOOK_EVENT_TYPE_NAMES = Object.keys(WEBHOOK_EVENT_TYPES) as [

@@ -1,0 +1,89 @@
+import anyAscii from 'any-ascii';
+import { distance } from 'fastest-levenshtein';
+
+/**
+ * The form names are compared in: decomposed with marks removed, transliterated to Latin
+ * letters (any-ascii covers Cyrillic, Greek, Arabic, Hebrew, CJK and most other scripts),
+ * lower-cased, punctuation turned into spaces (apostrophes dropped, so "O'Neil" is "oneil"),
+ * and the tokens sorted, so that word order does not count.
+ */
+export function screeningTokens(name: string): string[] {
+  const latin = anyAscii(name.normalize('NFKD').replace(/\p{M}/gu, ''))
+    .toLowerCase()
+    .replace(/['`\u2018\u2019\u02bc\u02bb]/g, '')
+    .replace(/[^a-z0-9]+/g, ' ')
+    .trim();
+  if (latin === '') return [];
+  return latin.split(' ').sort();
+}
+
+export const screeningForm = (name: string) => screeningTokens(name).join(' ');
+
+/** Edit similarity of two tokens: 1 for equal, 0 for nothing in common. */
+export function tokenSimilarity(a: string, b: string): number {
+  if (a === b) return 1;
+  return 1 - distance(a, b) / Math.max(a.length, b.length);
+}
+
+/** Token pairs below this similarity count as different words. */
+const TOKEN_MATCH_FLOOR = 0.6;
+/**
+ * Weight of a listed token the query lacks. Lists often carry middle names, patronymics and
+ * tribal names that an applicant leaves out, so such a token counts less against a match than a
+ * query token the list lacks.
+ */
+const MISSING_FROM_QUERY_WEIGHT = 0.35;
+
+export interface NameComparison {
+  similarity: number;
+  /** Query and listed token paired up, with their similarity. */
+  pairs: { query: string; listed: string; similarity: number }[];
+  /** Query tokens with no counterpart in the listed name. */
+  unmatchedQuery: string[];
+  /** Listed tokens with no counterpart in the query. */
+  unmatchedListed: string[];
+}
+
+/**
+ * Compares two token lists. Tokens are paired greedily, most similar first; the result is the
+ * length-weighted share of paired characters, where unpaired query tokens count in full and
+ * unpaired listed tokens count at MISSING_FROM_QUERY_WEIGHT. Tokens written together on one
+ * side and apart on the other ("abdulrahman", "abdul rahman") are compared joined as well.
+ */
+export function compareNames(query: string[], listed: string[]): NameComparison {
+  const candidates: { i: number; j: number; similarity: number }[] = [];
+  for (let i = 0; i < query.length; i++) {
+    for (let j = 0; j < listed.length; j++) {
+      const similarity = tokenSimilarity(query[i] as string, listed[j] as string);
+      if (similarity >= TOKEN_MATCH_FLOOR) candidates.push({ i, j, similarity });
+    }
+  }
+  candidates.sort((a, b) => b.similarity - a.similarity || a.i - b.i || a.j - b.j);
+  const usedQuery = new Set<number>();
+  const usedListed = new Set<number>();
+  const pairs: NameComparison['pairs'] = [];
+  let matched = 0;
+  for (const { i, j, similarity } of candidates) {
+    if (usedQuery.has(i) || usedListed.has(j)) continue;
+    usedQuery.add(i);
+    usedListed.add(j);
+    const q = query[i] as string;
+    const l = listed[j] as string;
+    pairs.push({ query: q, listed: l, similarity });
+    matched += similarity * (q.length + l.length);
+  }
+  const unmatchedQuery = query.filter((_, i) => !usedQuery.has(i));
+  const unmatchedListed = listed.filter((_, j) => !usedListed.has(j));
+  const pairedLength = pairs.reduce((sum, pair) => sum + pair.query.length + pair.listed.length, 0);
+  const missing =
+    lengthOf(unmatchedQuery) * 2 + lengthOf(unmatchedListed) * 2 * MISSING_FROM_QUERY_WEIGHT;
+  const tokenScore = pairedLength + missing === 0 ? 0 : matched / (pairedLength + missing);
+  const joined = tokenSimilarity(query.join(''), listed.join(''));
+  const split = unmatchedQuery.length > 0 || unmatchedListed.length > 0;
+  const similarity = split ? Math.max(tokenScore, joined) : tokenScore;
+  return { similarity: round(similarity), pairs, unmatchedQuery, unmatchedListed };
+}
+
+const lengthOf = (tokens: string[]) => tokens.reduce((sum, token) => sum + token.length, 0);
+
+export const round = (value: number) => Math.round(value * 1000) / 1000;
