@@ -36,9 +36,7 @@ export class Migration20261206000000_screening extends Migration {
     await this.execute(
       `create table "screening_matches" ("id" uuid not null, "application_id" uuid not null, "entry_id" uuid not null, "status" text not null, "score" double precision not null, "explanation" jsonb not null, "first_found_at" timestamptz not null, "last_screened_at" timestamptz not null, "reviewed_by" varchar(128) null, "reviewed_at" timestamptz null, "review_reason" varchar(1000) null, "version" int not null default 1, primary key ("id"), constraint "screening_matches_application_entry_unique" unique ("application_id", "entry_id"), constraint "screening_matches_application_id_foreign" foreign key ("application_id") references "applications" ("id") on delete cascade, constraint "screening_matches_entry_id_foreign" foreign key ("entry_id") references "watchlist_entries" ("id"), constraint "screening_matches_status_check" check ("status" in ('open', 'confirmed', 'false_positive')));`,
     );
-    await this.execute(
-      `create index "applications_phone_index" on "applications" ("phone");`,
-    );
+    await this.execute(`create index "applications_phone_index" on "applications" ("phone");`);
   }
 
   override async down(): Promise<void> {

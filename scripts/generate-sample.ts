@@ -8,6 +8,7 @@ import {
   parsePhoneNumberFromString,
 } from 'libphonenumber-js/max';
 import examples from 'libphonenumber-js/mobile/examples';
+import { seededRandom } from './seeded-random.ts';
 
 interface Locale {
   country: CountryCode;
@@ -167,18 +168,6 @@ const DOMAINS = [
   'EXAMPLE.co.uk',
   'mailinator.com',
 ];
-
-/** mulberry32: a small seeded generator, so the sample is reproducible. */
-function seededRandom(seed: number) {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const random = seededRandom(20261204);
 const pick = <T>(items: readonly T[]): T => items[Math.floor(random() * items.length)] as T;

@@ -33,10 +33,12 @@ try {
 }
 const [file, ...rest] = args.positionals;
 const source = args.values.source;
-if (!file || rest.length > 0 || (source !== undefined && !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(source))) {
-  process.stderr.write(
-    `${USAGE}NAME: 1-64 lower-case letters, digits, ".", "_" or "-".\n`,
-  );
+if (
+  !file ||
+  rest.length > 0 ||
+  (source !== undefined && !/^[a-z0-9][a-z0-9._-]{0,63}$/.test(source))
+) {
+  process.stderr.write(`${USAGE}NAME: 1-64 lower-case letters, digits, ".", "_" or "-".\n`);
   process.exit(2);
 }
 

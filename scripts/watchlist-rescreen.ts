@@ -14,7 +14,9 @@ let json = false;
 try {
   json = parseArgs({ options: { json: { type: 'boolean' } } }).values.json === true;
 } catch (error) {
-  process.stderr.write(`${(error as Error).message}\nUsage: npm run watchlist:rescreen [-- --json]\n`);
+  process.stderr.write(
+    `${(error as Error).message}\nUsage: npm run watchlist:rescreen [-- --json]\n`,
+  );
   process.exit(2);
 }
 

@@ -3,12 +3,14 @@
 import { runHttpBenchmark } from './http.ts';
 import { runQueueBenchmark } from './queue.ts';
 import { runRelayBenchmark } from './relay.ts';
+import { runScreeningBenchmark } from './screening.ts';
 import { runWebhookBenchmark } from './webhooks.ts';
 
 const BENCHMARKS: Record<string, (options: { fresh: boolean }) => Promise<boolean>> = {
   http: runHttpBenchmark,
   queue: runQueueBenchmark,
   relay: runRelayBenchmark,
+  screening: runScreeningBenchmark,
   webhooks: runWebhookBenchmark,
 };
 

@@ -1801,6 +1801,208 @@ export type AppRouter = TRPCBuiltRouter<
         meta: object;
       }>;
     };
+    screening: {
+      matches: TRPCQueryProcedure<{
+        input: { id: string };
+        output: {
+          items: Array<{
+            id: string;
+            applicationId: string;
+            status: 'confirmed' | 'open' | 'false_positive';
+            score: number;
+            explanation: {
+              score: number;
+              matchedName: string;
+              nameSimilarity: number;
+              pairedTokens: Array<{ listed: string; similarity: number }>;
+              unmatchedQueryTokens: number;
+              unmatchedListedTokens: Array<string>;
+              birthDate: {
+                result: 'unknown' | 'agree' | 'partial' | 'disagree';
+                listed: Array<string>;
+                adjustment: number;
+              };
+              country: {
+                result: 'unknown' | 'agree' | 'partial' | 'disagree';
+                subject: Array<string>;
+                listed: Array<string>;
+                adjustment: number;
+              };
+            };
+            entry: {
+              id: string;
+              source: string;
+              externalId: string;
+              schema: string;
+              name: string;
+              aliases: Array<string>;
+              birthDates: Array<string>;
+              countries: Array<string>;
+              sanctions: Array<string>;
+              datasets: Array<string>;
+              active: boolean;
+            };
+            firstFoundAt: Date;
+            lastScreenedAt: Date;
+            reviewedBy: null | string;
+            reviewedAt: null | Date;
+            reviewReason: null | string;
+            version: number;
+          }>;
+        };
+        meta: object;
+      }>;
+      run: TRPCMutationProcedure<{
+        input: { id: string };
+        output: {
+          items: Array<{
+            id: string;
+            applicationId: string;
+            status: 'confirmed' | 'open' | 'false_positive';
+            score: number;
+            explanation: {
+              score: number;
+              matchedName: string;
+              nameSimilarity: number;
+              pairedTokens: Array<{ listed: string; similarity: number }>;
+              unmatchedQueryTokens: number;
+              unmatchedListedTokens: Array<string>;
+              birthDate: {
+                result: 'unknown' | 'agree' | 'partial' | 'disagree';
+                listed: Array<string>;
+                adjustment: number;
+              };
+              country: {
+                result: 'unknown' | 'agree' | 'partial' | 'disagree';
+                subject: Array<string>;
+                listed: Array<string>;
+                adjustment: number;
+              };
+            };
+            entry: {
+              id: string;
+              source: string;
+              externalId: string;
+              schema: string;
+              name: string;
+              aliases: Array<string>;
+              birthDates: Array<string>;
+              countries: Array<string>;
+              sanctions: Array<string>;
+              datasets: Array<string>;
+              active: boolean;
+            };
+            firstFoundAt: Date;
+            lastScreenedAt: Date;
+            reviewedBy: null | string;
+            reviewedAt: null | Date;
+            reviewReason: null | string;
+            version: number;
+          }>;
+          newMatches: number;
+        };
+        meta: object;
+      }>;
+      review: TRPCMutationProcedure<{
+        input: {
+          id: string;
+          version: number;
+          status: 'confirmed' | 'false_positive';
+          reason: string;
+        };
+        output: {
+          id: string;
+          applicationId: string;
+          status: 'confirmed' | 'open' | 'false_positive';
+          score: number;
+          explanation: {
+            score: number;
+            matchedName: string;
+            nameSimilarity: number;
+            pairedTokens: Array<{ listed: string; similarity: number }>;
+            unmatchedQueryTokens: number;
+            unmatchedListedTokens: Array<string>;
+            birthDate: {
+              result: 'unknown' | 'agree' | 'partial' | 'disagree';
+              listed: Array<string>;
+              adjustment: number;
+            };
+            country: {
+              result: 'unknown' | 'agree' | 'partial' | 'disagree';
+              subject: Array<string>;
+              listed: Array<string>;
+              adjustment: number;
+            };
+          };
+          entry: {
+            id: string;
+            source: string;
+            externalId: string;
+            schema: string;
+            name: string;
+            aliases: Array<string>;
+            birthDates: Array<string>;
+            countries: Array<string>;
+            sanctions: Array<string>;
+            datasets: Array<string>;
+            active: boolean;
+          };
+          firstFoundAt: Date;
+          lastScreenedAt: Date;
+          reviewedBy: null | string;
+          reviewedAt: null | Date;
+          reviewReason: null | string;
+          version: number;
+        };
+        meta: object;
+      }>;
+      duplicates: TRPCQueryProcedure<{
+        input: { id: string };
+        output: {
+          items: Array<{
+            id: string;
+            status:
+              | 'submitted'
+              | 'in_review'
+              | 'on_hold'
+              | 'pending_confirmation'
+              | 'resubmission_requested'
+              | 'approved'
+              | 'rejected'
+              | 'withdrawn'
+              | 'expired';
+            createdAt: Date;
+            sharedFields: Array<'phone' | 'email' | 'document'>;
+          }>;
+        };
+        meta: object;
+      }>;
+      watchlists: TRPCQueryProcedure<{
+        input: void;
+        output: {
+          items: Array<{
+            source: string;
+            activeEntries: number;
+            retiredEntries: number;
+            imports: Array<{
+              id: string;
+              format: string;
+              fileName: string;
+              fileSha256: string;
+              entriesInFile: number;
+              added: number;
+              updated: number;
+              retired: number;
+              unchanged: number;
+              importedBy: string;
+              startedAt: Date;
+              finishedAt: Date;
+            }>;
+          }>;
+        };
+        meta: object;
+      }>;
+    };
     audit: {
       list: TRPCQueryProcedure<{
         input: {
@@ -1970,7 +2172,8 @@ export type AppRouter = TRPCBuiltRouter<
               | 'application.resubmission_requested'
               | 'application.withdrawn'
               | 'application.expired'
-              | 'application.erased';
+              | 'application.erased'
+              | 'screening.match_found';
             description: string;
           }>;
         };
@@ -1989,6 +2192,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'application.withdrawn'
             | 'application.expired'
             | 'application.erased'
+            | 'screening.match_found'
           >;
           status?: undefined | 'active' | 'paused';
         };
@@ -2006,6 +2210,7 @@ export type AppRouter = TRPCBuiltRouter<
               | 'application.withdrawn'
               | 'application.expired'
               | 'application.erased'
+              | 'screening.match_found'
             >;
             status: 'active' | 'paused';
             secrets: Array<{ id: string; createdAt: Date }>;
@@ -2034,6 +2239,7 @@ export type AppRouter = TRPCBuiltRouter<
               | 'application.withdrawn'
               | 'application.expired'
               | 'application.erased'
+              | 'screening.match_found'
             >;
             status: 'active' | 'paused';
             secrets: Array<{ id: string; createdAt: Date }>;
@@ -2060,6 +2266,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'application.withdrawn'
             | 'application.expired'
             | 'application.erased'
+            | 'screening.match_found'
           >;
           status: 'active' | 'paused';
           secrets: Array<{ id: string; createdAt: Date }>;
@@ -2087,6 +2294,7 @@ export type AppRouter = TRPCBuiltRouter<
                 | 'application.withdrawn'
                 | 'application.expired'
                 | 'application.erased'
+                | 'screening.match_found'
               >;
           status?: undefined | 'active' | 'paused';
         };
@@ -2103,6 +2311,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'application.withdrawn'
             | 'application.expired'
             | 'application.erased'
+            | 'screening.match_found'
           >;
           status: 'active' | 'paused';
           secrets: Array<{ id: string; createdAt: Date }>;
@@ -2129,6 +2338,7 @@ export type AppRouter = TRPCBuiltRouter<
               | 'application.withdrawn'
               | 'application.expired'
               | 'application.erased'
+              | 'screening.match_found'
             >;
             status: 'active' | 'paused';
             secrets: Array<{ id: string; createdAt: Date }>;
@@ -2156,6 +2366,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'application.withdrawn'
             | 'application.expired'
             | 'application.erased'
+            | 'screening.match_found'
           >;
           status: 'active' | 'paused';
           secrets: Array<{ id: string; createdAt: Date }>;
@@ -2191,7 +2402,8 @@ export type AppRouter = TRPCBuiltRouter<
               | 'application.resubmission_requested'
               | 'application.withdrawn'
               | 'application.expired'
-              | 'application.erased';
+              | 'application.erased'
+              | 'screening.match_found';
             applicationId: string;
             state: 'pending' | 'delivered' | 'dead';
             attempts: number;

@@ -11,7 +11,8 @@ export type WebhookEventType =
   | 'application.resubmission_requested'
   | 'application.withdrawn'
   | 'application.expired'
-  | 'application.erased';
+  | 'application.erased'
+  | 'screening.match_found';
 
 /** The body of a delivery: ids, statuses and times, never personal data. */
 export interface WebhookEvent {

@@ -8,7 +8,12 @@ import type { PersonalDataVault } from '../pii/vault.ts';
 import { recordSubmission } from '../review/lifecycle.ts';
 import { dueTime, type ReviewSettings } from '../review/settings.ts';
 import { assessIntakeRisk, type RiskAssessment } from '../risk/score.ts';
-import { type FoundMatch, findMatches, recordMatches, type ScreeningSettings } from '../screening/screen.ts';
+import {
+  type FoundMatch,
+  findMatches,
+  recordMatches,
+  type ScreeningSettings,
+} from '../screening/screen.ts';
 import type { Actor } from '../shared/actor.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
 import { conflict, notFound } from '../shared/errors.ts';

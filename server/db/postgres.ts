@@ -11,6 +11,7 @@ import {
 import { ApiKeySchema } from '../auth/api-key.entity.ts';
 import { ApplicationKeySchema } from '../pii/application-key.entity.ts';
 import { DecisionSchema } from '../review/decision.entity.ts';
+import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
 import {
   ScreeningMatchSchema,
   WatchlistChangeSchema,
@@ -18,7 +19,6 @@ import {
   WatchlistImportSchema,
   WatchlistNameSchema,
 } from '../screening/watchlist.entity.ts';
-import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
 import {
   WebhookAttemptSchema,
   WebhookDeliverySchema,

@@ -6,7 +6,6 @@ import { type ApplicationField, auditChangesOf } from '../applications/audit-cha
 import { searchForm } from '../applications/normalize.ts';
 import { assessSubmission, type SubmissionData } from '../applications/service.ts';
 import { isOpenStatus } from '../applications/status.ts';
-import { approvalBlockers, recordMatches } from '../screening/screen.ts';
 import type { AuditChange } from '../audit/audit-event.entity.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import { type Permission, permissionsOf, rolesGranting } from '../auth/permissions.ts';
@@ -18,6 +17,7 @@ import {
 } from '../pii/documents.ts';
 import type { PersonalDataVault } from '../pii/vault.ts';
 import type { RiskLevel } from '../risk/score.ts';
+import { approvalBlockers, recordMatches } from '../screening/screen.ts';
 import type { Actor, Operator } from '../shared/actor.ts';
 import { conflict, DomainError, forbidden, invalidInput, notFound } from '../shared/errors.ts';
 import { recordWebhookEvent, statusEventType } from '../webhooks/events.ts';

@@ -5,7 +5,8 @@ import { distance } from 'fastest-levenshtein';
  * The form names are compared in: decomposed with marks removed, transliterated to Latin
  * letters (any-ascii covers Cyrillic, Greek, Arabic, Hebrew, CJK and most other scripts),
  * lower-cased, punctuation turned into spaces (apostrophes dropped, so "O'Neil" is "oneil"),
- * and the tokens sorted, so that word order does not count.
+ * spelling variants folded (see FOLDS), and the tokens sorted, so that word order does not
+ * count.
  */
 export function screeningTokens(name: string): string[] {
   const latin = anyAscii(name.normalize('NFKD').replace(/\p{M}/gu, ''))
@@ -14,7 +15,36 @@ export function screeningTokens(name: string): string[] {
     .replace(/[^a-z0-9]+/g, ' ')
     .trim();
   if (latin === '') return [];
-  return latin.split(' ').sort();
+  return latin.split(' ').map(foldSpelling).sort();
+}
+
+/**
+ * Spellings that transliteration systems and languages write differently for the same sound,
+ * folded to one: "Dzhamal" and "Jamal", "Khaled" and "Haled", "Yuriy" and "Iurii", "Mohammed"
+ * and "Mohamed" compare as equal or nearly so. Applied to listed and screened names alike.
+ */
+const FOLDS: [RegExp, string][] = [
+  [/shch|sch/g, 'sh'],
+  [/dzh|dj|zh/g, 'j'],
+  [/tch|tsch/g, 'ch'],
+  [/kh/g, 'h'],
+  [/gh/g, 'g'],
+  [/ph/g, 'f'],
+  [/th/g, 't'],
+  [/ck|q/g, 'k'],
+  [/c(?!h)/g, 'k'],
+  [/x/g, 'ks'],
+  [/w/g, 'v'],
+  [/y/g, 'i'],
+  [/ou|oo/g, 'u'],
+  [/ee/g, 'i'],
+  [/([a-z])\1+/g, '$1'],
+];
+
+export function foldSpelling(token: string): string {
+  let folded = token;
+  for (const [pattern, replacement] of FOLDS) folded = folded.replace(pattern, replacement);
+  return folded;
 }
 
 export const screeningForm = (name: string) => screeningTokens(name).join(' ');
@@ -32,7 +62,7 @@ const TOKEN_MATCH_FLOOR = 0.6;
  * tribal names that an applicant leaves out, so such a token counts less against a match than a
  * query token the list lacks.
  */
-const MISSING_FROM_QUERY_WEIGHT = 0.35;
+const MISSING_FROM_QUERY_WEIGHT = 0.15;
 
 export interface NameComparison {
   similarity: number;

@@ -1,5 +1,5 @@
-import countries from 'i18n-iso-countries';
 import { parse } from 'csv-parse/sync';
+import countries from 'i18n-iso-countries';
 
 /** A list entry read from a file, before it is stored. */
 export interface ParsedEntry {
@@ -126,7 +126,8 @@ function ofacBirthDates(value: string): string[] {
     const [from, to] = range.map((part) => ofacDate(part));
     const start = Number(from?.slice(0, 4));
     const end = Number(to?.slice(0, 4));
-    if (!from || !to || end < start || end - start > 10) return [from, to].filter(Boolean) as string[];
+    if (!from || !to || end < start || end - start > 10)
+      return [from, to].filter(Boolean) as string[];
     return Array.from({ length: end - start + 1 }, (_, offset) => String(start + offset));
   }
   const date = ofacDate(text);

@@ -9,7 +9,10 @@ const BATCH = 200;
 export interface RescreenResult {
   screened: number;
   /** Applications with at least one new match, and those matches. */
-  newHits: { applicationId: string; matches: { matchId: string; entryId: string; score: number }[] }[];
+  newHits: {
+    applicationId: string;
+    matches: { matchId: string; entryId: string; score: number }[];
+  }[];
 }
 
 /**

@@ -106,7 +106,11 @@ export function scoreEntry(
     })),
     unmatchedQueryTokens: comparison.unmatchedQuery.length,
     unmatchedListedTokens: comparison.unmatchedListed,
-    birthDate: { result: birthDate, listed: [...entry.birthDates], adjustment: birthDateAdjustment },
+    birthDate: {
+      result: birthDate,
+      listed: [...entry.birthDates],
+      adjustment: birthDateAdjustment,
+    },
     country: {
       result: country,
       subject: [...subject.countries],

@@ -3,9 +3,9 @@ import { uuidv7 } from 'uuidv7';
 import type { ApplicationStatus } from '../applications/status.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import type { Actor } from '../shared/actor.ts';
+import { recordWebhookEvent } from '../webhooks/events.ts';
 import { screeningForm, screeningTokens } from './names.ts';
 import { type MatchExplanation, type ScreeningSubject, scoreEntry } from './score.ts';
-import { recordWebhookEvent } from '../webhooks/events.ts';
 import type { MatchStatus } from './watchlist.entity.ts';
 
 export interface ScreeningSettings {

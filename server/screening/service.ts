@@ -6,7 +6,12 @@ import { levelForScore, type RiskLevel } from '../risk/score.ts';
 import type { Actor } from '../shared/actor.ts';
 import { conflict, notFound } from '../shared/errors.ts';
 import type { MatchExplanation } from './score.ts';
-import { findMatches, type RecordedMatches, recordMatches, type ScreeningSettings } from './screen.ts';
+import {
+  findMatches,
+  type RecordedMatches,
+  recordMatches,
+  type ScreeningSettings,
+} from './screen.ts';
 import {
   type MatchStatus,
   ScreeningMatchSchema,
@@ -128,7 +133,9 @@ export class ScreeningService {
   }
 
   /** Screens the application's current name again, now, against the active entries. */
-  async screen(applicationId: string): Promise<{ matches: MatchView[]; recorded: RecordedMatches }> {
+  async screen(
+    applicationId: string,
+  ): Promise<{ matches: MatchView[]; recorded: RecordedMatches }> {
     const recorded = await this.em.transactional(async (tx) => {
       const application = await this.application(tx, applicationId, LockMode.PESSIMISTIC_READ);
       if (application.erasedAt) {
@@ -166,9 +173,13 @@ export class ScreeningService {
         );
       }
       if (match.status === 'confirmed') {
-        throw conflict(`Screening match ${matchId} is confirmed; a confirmation is final.`, undefined, {
-          currentStatus: match.status,
-        });
+        throw conflict(
+          `Screening match ${matchId} is confirmed; a confirmation is final.`,
+          undefined,
+          {
+            currentStatus: match.status,
+          },
+        );
       }
       const now = new Date();
       const previous = match.status;
