@@ -173,7 +173,9 @@ export function parseOfacSdn(text: string): ParsedEntry[] {
     const name = field(row[1]);
     // The file ends with a control-Z line on some downloads.
     if (!/^\d+$/.test(externalId) || name === '') {
-      if (row.every((value) => field(value).replace(/\x1a/g, '') === '')) continue;
+      if (row.every((value) => field(value).replaceAll(String.fromCharCode(0x1a), '') === '')) {
+        continue;
+      }
       throw new Error(`row ${index + 1}: an ent_num and an SDN_Name are required`);
     }
     const aliases: string[] = [];
