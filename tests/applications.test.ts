@@ -58,7 +58,7 @@ intake('stores normalised values over tRPC', async ({ client }) => {
 
 intake('stores the score with every factor', async ({ client }) => {
   const input = applicationInput({
-    applicant: { country: 'DE', phone: '+44 20 7946 0958' },
+    applicant: { country: 'DE', phone: '+44 7400 999001' },
     document: { type: 'driving_licence', issuingCountry: 'VN' },
   });
 

@@ -27,7 +27,7 @@ list.before(async (context) => {
   for (let index = 0; index < 7; index++) {
     const created = await context.client.applications.create.mutate(
       applicationInput({
-        applicant: { country: 'NZ', phone: '+64 21 123 4567' },
+        applicant: { country: 'NZ', phone: `+64 21 123 456${index}` },
         document: { issuingCountry: index < 2 ? 'IR' : 'NZ' },
       }),
     );

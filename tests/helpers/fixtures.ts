@@ -17,9 +17,9 @@ export function applicationInput(
     applicant: {
       fullName: 'Mele Kaʻahumanu',
       email: `mele.${counter}.${randomUUID().slice(0, 8)}@Example.ORG`,
-      // Numbers of the range Ofcom keeps for drama, one per application, so that only tests
-      // that want a phone duplicate get one.
-      phone: `+44 20 7946 0${String(counter % 1000).padStart(3, '0')}`,
+      // A UK mobile number of its own per application, so that only tests that want a phone
+      // duplicate get one.
+      phone: `+44 7400 ${String(counter).padStart(6, '0')}`,
       country: 'GB',
       ...overrides.applicant,
     },
