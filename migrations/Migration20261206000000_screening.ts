@@ -2,8 +2,8 @@ import { Migration } from '@mikro-orm/migrations';
 
 /**
  * Sanctions and PEP watchlists, their imports, and the matches screening finds. Names are kept
- * one per row in screening form, under a trigram index limited to persons. Adds the phone
- * index that duplicate detection reads.
+ * one per row in screening form with their blocking keys, under a key index and a trigram
+ * index limited to persons. Adds the phone index that duplicate detection reads.
  */
 export class Migration20261206000000_screening extends Migration {
   override name = 'Migration20261206000000_screening';
@@ -19,10 +19,13 @@ export class Migration20261206000000_screening extends Migration {
       `create table "watchlist_entries" ("id" uuid not null, "source" varchar(64) not null, "external_id" varchar(200) not null, "schema" varchar(32) not null, "name" varchar(500) not null, "aliases" text[] not null, "birth_dates" text[] not null, "countries" text[] not null, "identifiers" text[] not null, "sanctions" text[] not null, "datasets" text[] not null, "first_seen" varchar(32) null, "last_seen" varchar(32) null, "content_hash" varchar(64) not null, "active" boolean not null, "created_at" timestamptz not null, "updated_at" timestamptz not null, "retired_at" timestamptz null, primary key ("id"), constraint "watchlist_entries_source_external_id_unique" unique ("source", "external_id"));`,
     );
     await this.execute(
-      `create table "watchlist_names" ("id" bigserial primary key, "entry_id" uuid not null, "entry_schema" varchar(32) not null, "name" varchar(500) not null, "search_name" text not null, constraint "watchlist_names_entry_id_foreign" foreign key ("entry_id") references "watchlist_entries" ("id") on delete cascade);`,
+      `create table "watchlist_names" ("id" bigserial primary key, "entry_id" uuid not null, "entry_schema" varchar(32) not null, "name" varchar(500) not null, "search_name" text not null, "block_keys" text[] not null, constraint "watchlist_names_entry_id_foreign" foreign key ("entry_id") references "watchlist_entries" ("id") on delete cascade);`,
     );
     await this.execute(
       `create index "watchlist_names_entry_index" on "watchlist_names" ("entry_id");`,
+    );
+    await this.execute(
+      `create index "watchlist_names_person_keys_index" on "watchlist_names" using gin ("block_keys") where "entry_schema" = 'Person';`,
     );
     await this.execute(
       `create index "watchlist_names_person_search_index" on "watchlist_names" using gin ("search_name" gin_trgm_ops) where "entry_schema" = 'Person';`,

@@ -8,6 +8,7 @@ import pg from 'pg';
 import { loadConfig } from '../../server/config.ts';
 import { migrateToLatest, openPostgres } from '../../server/db/postgres.ts';
 import { importWatchlist } from '../../server/screening/import.ts';
+import { blockingKeys, keyArrayLiteral, screeningTokens } from '../../server/screening/names.ts';
 import { parseOfacSdn } from '../../server/screening/parse.ts';
 import { findMatches, type ScreeningSettings } from '../../server/screening/screen.ts';
 import { seededRandom } from '../seeded-random.ts';
@@ -25,10 +26,7 @@ const SDN_FILE =
   new URL('../../../shared/data/ofac-sdn/sdn.csv', import.meta.url).pathname;
 const LABELS_FILE = new URL('../../docs/screening-labels.csv', import.meta.url);
 
-/**
- * Syllables of the synthetic names: enough of them that trigrams spread as in real lists, and
- * none that the spelling folds change, so that SQL can build the screening form.
- */
+/** Syllables of the synthetic names: enough of them that trigrams spread as in real lists. */
 // biome-ignore format: a table
 const ONSETS = ['b', 'd', 'f', 'g', 'h', 'k', 'l', 'm', 'n', 'p', 'r', 's', 't', 'v', 'z', 'br', 'dr', 'gr', 'kr', 'pr', 'sh', 'st', 'tr', 'bl', 'fr', 'gl', 'sl', 'sv', 'zv', 'ch'];
 const VOWELS = ['a', 'e', 'i', 'o', 'u', 'ai', 'ei', 'ia', 'au', 'io'];
@@ -111,6 +109,7 @@ async function generateEntries(
   try {
     log(`${name}: generating ${rows} entries`);
     await client.query('drop index watchlist_names_person_search_index');
+    await client.query('drop index watchlist_names_person_keys_index');
     for (let start = 1; start <= rows; start += 100_000) {
       const end = Math.min(rows, start + 99_999);
       await client.query(
@@ -125,14 +124,36 @@ async function generateEntries(
         [pools.given, pools.family, start, end],
       );
     }
-    await client.query(
-      `insert into watchlist_names (entry_id, entry_schema, name, search_name)
-       select id, 'Person', name, array_to_string(array(select t from unnest(string_to_array(lower(name), ' ')) as t order by t), ' ')
-       from watchlist_entries`,
-    );
+    // Screening forms and keys come from the same code as an import's.
+    log(`${name}: computing names and keys`);
+    let after = '00000000-0000-0000-0000-000000000000';
+    for (;;) {
+      const batch = await client.query<{ id: string; name: string }>(
+        'select id, name from watchlist_entries where id > $1 order by id limit 50000',
+        [after],
+      );
+      if (batch.rows.length === 0) break;
+      const forms: string[] = [];
+      const keys: string[] = [];
+      for (const row of batch.rows) {
+        const tokens = screeningTokens(row.name);
+        forms.push(tokens.join(' '));
+        keys.push(keyArrayLiteral(blockingKeys(tokens)));
+      }
+      await client.query(
+        `insert into watchlist_names (entry_id, entry_schema, name, search_name, block_keys)
+         select v.id, 'Person', v.name, v.form, v.keys::text[]
+         from unnest($1::uuid[], $2::text[], $3::text[], $4::text[]) as v (id, name, form, keys)`,
+        [batch.rows.map((row) => row.id), batch.rows.map((row) => row.name), forms, keys],
+      );
+      after = batch.rows[batch.rows.length - 1]?.id as string;
+    }
     log(`${name}: indexing`);
     await client.query(
       `create index watchlist_names_person_search_index on watchlist_names using gin (search_name gin_trgm_ops) where entry_schema = 'Person'`,
+    );
+    await client.query(
+      `create index watchlist_names_person_keys_index on watchlist_names using gin (block_keys) where entry_schema = 'Person'`,
     );
     await client.query('vacuum analyze watchlist_names');
     await client.query('vacuum analyze watchlist_entries');

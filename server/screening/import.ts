@@ -4,7 +4,7 @@ import { uuidv7 } from 'uuidv7';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import { ADMINISTRATION_CHAIN } from '../auth/api-keys.ts';
 import type { Actor } from '../shared/actor.ts';
-import { screeningForm } from './names.ts';
+import { blockingKeys, screeningTokens } from './names.ts';
 import type { ParsedEntry, WatchlistFormat } from './parse.ts';
 
 export interface ImportSummary {
@@ -49,7 +49,10 @@ function contentHash(entry: ParsedEntry): string {
 
 function staged(entry: ParsedEntry) {
   const names = [entry.name, ...entry.aliases]
-    .map((name) => ({ name: name.slice(0, 500), searchName: screeningForm(name) }))
+    .map((name) => {
+      const tokens = screeningTokens(name);
+      return { name: name.slice(0, 500), searchName: tokens.join(' '), keys: blockingKeys(tokens) };
+    })
     .filter((name) => name.searchName !== '');
   return { ...entry, name: entry.name.slice(0, 500), hash: contentHash(entry), names };
 }
@@ -170,8 +173,8 @@ export async function importWatchlist(
       [importId],
     );
     await tx.execute(
-      `insert into watchlist_names (entry_id, entry_schema, name, search_name)
-       select e.id, e.schema, n->>'name', n->>'searchName'
+      `insert into watchlist_names (entry_id, entry_schema, name, search_name, block_keys)
+       select e.id, e.schema, n->>'name', n->>'searchName', array(select jsonb_array_elements_text(n->'keys'))
        from watchlist_changes c
        join watchlist_entries e on e.id = c.entry_id
        join watchlist_staging s on s.external_id = e.external_id

@@ -4,7 +4,7 @@ import type { ApplicationStatus } from '../applications/status.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import type { Actor } from '../shared/actor.ts';
 import { recordWebhookEvent } from '../webhooks/events.ts';
-import { screeningForm, screeningTokens } from './names.ts';
+import { blockingKeys, keyArrayLiteral, screeningForm, screeningTokens } from './names.ts';
 import { type MatchExplanation, type ScreeningSubject, scoreEntry } from './score.ts';
 import type { MatchStatus } from './watchlist.entity.ts';
 
@@ -39,26 +39,30 @@ interface CandidateRow {
 }
 
 /**
- * Screens a subject against the active person entries of every list. The trigram index picks
- * the entries with a similar name; the scorer compares each in full. Runs in the caller's
- * transaction, because the index threshold is set for the transaction only.
+ * Screens a subject against the active person entries of every list. Names that share a
+ * blocking key with the subject's name are the candidates, ranked by trigram similarity; a
+ * name of one word is looked up through the trigram index instead. The scorer then compares
+ * each candidate in full.
  */
 export async function findMatches(
-  tx: EntityManager,
+  em: EntityManager,
   subject: ScreeningSubject,
   settings: ScreeningSettings,
 ): Promise<FoundMatch[]> {
   const tokens = screeningTokens(subject.name);
   const form = tokens.join(' ');
   if (form === '') return [];
-  await tx.execute("select set_config('pg_trgm.similarity_threshold', ?, true)", [
-    String(settings.candidateSimilarity),
-  ]);
-  const rows = await tx.execute<CandidateRow[]>(
+  const keys = blockingKeys(tokens);
+  // One word, or initials only: no pair of tokens to key on.
+  const byKeys = tokens.filter((token) => token.length >= 2).length >= 2;
+  const where = byKeys
+    ? 'n.block_keys && ?::text[] and similarity(n.search_name, ?) >= ?'
+    : 'n.search_name % ? and similarity(n.search_name, ?) >= ?';
+  const rows = await em.execute<CandidateRow[]>(
     `with candidates as (
       select n.entry_id, max(similarity(n.search_name, ?)) as similarity
       from watchlist_names n
-      where n.entry_schema = 'Person' and n.search_name % ?
+      where n.entry_schema = 'Person' and ${where}
       group by n.entry_id
       order by 2 desc
       limit ?
@@ -66,7 +70,13 @@ export async function findMatches(
     select e.id, e.source, e.external_id, e.name, e.aliases, e.birth_dates, e.countries, e.sanctions
     from candidates c join watchlist_entries e on e.id = c.entry_id
     where e.active`,
-    [form, form, settings.candidateLimit],
+    [
+      form,
+      byKeys ? keyArrayLiteral(keys) : form,
+      form,
+      settings.candidateSimilarity,
+      settings.candidateLimit,
+    ],
   );
   const matches: FoundMatch[] = [];
   for (const row of rows) {

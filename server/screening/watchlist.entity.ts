@@ -64,8 +64,9 @@ export const WatchlistEntrySchema = defineEntity({
 });
 
 /**
- * Each name and alias of an active entry in screening form, one row each. The trigram index
- * over `search_name` finds candidates; names of retired entries are deleted.
+ * Each name and alias of an active entry in screening form, one row each, with its blocking
+ * keys. The keys find candidates; the trigram index serves names of one word and ranks
+ * candidates by similarity. Names of retired entries are deleted.
  */
 export const WatchlistNameSchema = defineEntity({
   name: 'WatchlistName',
@@ -77,11 +78,17 @@ export const WatchlistNameSchema = defineEntity({
     entrySchema: p.string().length(32),
     name: p.string().length(500),
     searchName: p.text(),
+    /** See blockingKeys in names.ts: exact keys that find candidate names. */
+    blockKeys: p.array().columnType('text[]'),
   },
   indexes: [
     {
       name: 'watchlist_names_entry_index',
       properties: ['entry'],
+    },
+    {
+      name: 'watchlist_names_person_keys_index',
+      expression: `create index "watchlist_names_person_keys_index" on "watchlist_names" using gin ("block_keys") where "entry_schema" = 'Person'`,
     },
     {
       name: 'watchlist_names_person_search_index',
