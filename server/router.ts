@@ -2,6 +2,7 @@ import { applicationsRouter } from './applications/router.ts';
 import { auditRouter } from './audit/router.ts';
 import { authRouter } from './auth/router.ts';
 import { reviewRouter } from './review/router.ts';
+import { riskRouter } from './risk/router.ts';
 import { screeningRouter } from './screening/router.ts';
 import { systemRouter } from './system/router.ts';
 import { router } from './trpc/init.ts';
@@ -11,6 +12,7 @@ export const appRouter = router({
   applications: applicationsRouter,
   review: reviewRouter,
   screening: screeningRouter,
+  risk: riskRouter,
   audit: auditRouter,
   system: systemRouter,
   auth: authRouter,

@@ -15,20 +15,21 @@ const clean: RiskInput = {
   watchlistMatchCount: 0,
 };
 
-const codes = (input: RiskInput) => assessIntakeRisk(input).factors.map((factor) => factor.code);
+const codes = async (input: RiskInput) =>
+  (await assessIntakeRisk(input)).factors.map((factor) => factor.code);
 
 const risk = suite('assessIntakeRisk');
 
-risk('scores a consistent low-risk application zero', () => {
-  const result = assessIntakeRisk(clean);
+risk('scores a consistent low-risk application zero', async () => {
+  const result = await assessIntakeRisk(clean);
 
   assert.is(result.score, 0);
   assert.is(result.level, 'low');
   assert.equal(result.factors, []);
 });
 
-risk('adds points for a high-risk residence', () => {
-  const result = assessIntakeRisk({
+risk('adds points for a high-risk residence', async () => {
+  const result = await assessIntakeRisk({
     ...clean,
     country: 'IR',
     documentIssuingCountry: 'IR',
@@ -36,36 +37,47 @@ risk('adds points for a high-risk residence', () => {
   });
 
   assert.equal(
-    codes({ ...clean, country: 'IR', documentIssuingCountry: 'IR', phoneE164: '+982112345678' }),
+    await codes({
+      ...clean,
+      country: 'IR',
+      documentIssuingCountry: 'IR',
+      phoneE164: '+982112345678',
+    }),
     ['residence_high_risk', 'issuer_high_risk'],
   );
   assert.is(result.score, POINTS.residenceHighRisk + POINTS.issuerHighRisk);
   assert.is(result.level, 'high');
 });
 
-risk('flags an issuer that differs from the residence', () => {
-  assert.equal(codes({ ...clean, documentIssuingCountry: 'FR' }), [
+risk('flags an issuer that differs from the residence', async () => {
+  assert.equal(await codes({ ...clean, documentIssuingCountry: 'FR' }), [
     'issuer_differs_from_residence',
   ]);
 });
 
-risk('flags a phone country that differs from the residence', () => {
-  assert.equal(codes({ ...clean, phoneE164: '+33612345678' }), ['phone_country_differs']);
+risk('flags a phone country that differs from the residence', async () => {
+  assert.equal(await codes({ ...clean, phoneE164: '+33612345678' }), ['phone_country_differs']);
 });
 
-risk('flags disposable email domains', () => {
-  assert.equal(codes({ ...clean, emailLookup: 'x@mailinator.com' }), ['disposable_email']);
-  assert.equal(codes({ ...clean, emailLookup: 'x@eu.mailinator.com' }), ['disposable_email']);
-  assert.equal(codes({ ...clean, emailLookup: 'x@mailinator.com.example.org' }), []);
+risk('flags disposable email domains', async () => {
+  assert.equal(await codes({ ...clean, emailLookup: 'x@mailinator.com' }), ['disposable_email']);
+  assert.equal(await codes({ ...clean, emailLookup: 'x@eu.mailinator.com' }), ['disposable_email']);
+  assert.equal(await codes({ ...clean, emailLookup: 'x@mailinator.com.example.org' }), []);
 });
 
-risk('flags weaker document types', () => {
-  assert.equal(codes({ ...clean, documentType: 'driving_licence' }), ['weaker_document_type']);
-  assert.equal(codes({ ...clean, documentType: 'national_id_card' }), []);
+risk('flags weaker document types', async () => {
+  assert.equal(await codes({ ...clean, documentType: 'driving_licence' }), [
+    'weaker_document_type',
+  ]);
+  assert.equal(await codes({ ...clean, documentType: 'national_id_card' }), []);
 });
 
-risk('flags duplicates', () => {
-  const result = assessIntakeRisk({ ...clean, duplicateEmailCount: 1, duplicateDocumentCount: 2 });
+risk('flags duplicates', async () => {
+  const result = await assessIntakeRisk({
+    ...clean,
+    duplicateEmailCount: 1,
+    duplicateDocumentCount: 2,
+  });
 
   assert.equal(
     result.factors.map((factor) => factor.code),
@@ -75,8 +87,8 @@ risk('flags duplicates', () => {
   assert.match(result.factors[1]?.description ?? '', '2 other');
 });
 
-risk('caps the score at 100', () => {
-  const result = assessIntakeRisk({
+risk('caps the score at 100', async () => {
+  const result = await assessIntakeRisk({
     country: 'KP',
     emailLookup: 'x@mailinator.com',
     phoneE164: '+982112345678',

@@ -98,6 +98,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -176,6 +177,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -314,6 +316,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -392,6 +395,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -470,6 +474,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -700,6 +705,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -778,6 +784,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -856,6 +863,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -934,6 +942,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -1012,6 +1021,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -1090,6 +1100,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -1187,6 +1198,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -1285,6 +1297,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -1382,6 +1395,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -1465,6 +1479,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -1543,6 +1558,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -1621,6 +1637,7 @@ export type AppRouter = TRPCBuiltRouter<
             computedLevel: 'low' | 'medium' | 'high';
             overridden: boolean;
             rulesetVersion: string;
+            recommendedAction: 'clear' | 'review' | 'escalate';
             factors: Array<{ code: string; points: number; description: string }>;
           };
           review: {
@@ -2003,6 +2020,10813 @@ export type AppRouter = TRPCBuiltRouter<
         meta: object;
       }>;
     };
+    risk: {
+      facts: TRPCQueryProcedure<{
+        input: void;
+        output: { items: Array<{ fact: string; description: string }> };
+        meta: object;
+      }>;
+      list: TRPCQueryProcedure<{
+        input: void;
+        output: {
+          items: Array<{
+            version: string;
+            description: string;
+            definition: {
+              rules: Array<{
+                code: string;
+                description: string;
+                conditions:
+                  | {
+                      all: Array<
+                        | {
+                            fact:
+                              | 'residenceCountry'
+                              | 'issuerCountry'
+                              | 'phoneCountry'
+                              | 'emailDisposable'
+                              | 'documentType'
+                              | 'duplicateEmailCount'
+                              | 'duplicateDocumentCount'
+                              | 'duplicatePhoneCount'
+                              | 'watchlistMatchCount'
+                              | 'watchlistConfirmedCount';
+                            operator:
+                              | 'equal'
+                              | 'notEqual'
+                              | 'in'
+                              | 'notIn'
+                              | 'contains'
+                              | 'doesNotContain'
+                              | 'lessThan'
+                              | 'lessThanInclusive'
+                              | 'greaterThan'
+                              | 'greaterThanInclusive';
+                            value:
+                              | boolean
+                              | null
+                              | string
+                              | number
+                              | Array<boolean | null | string | number>
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                };
+                          }
+                        | {
+                            all: Array<
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                }
+                            >;
+                          }
+                        | {
+                            any: Array<
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                }
+                            >;
+                          }
+                        | {
+                            not:
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                };
+                          }
+                      >;
+                    }
+                  | {
+                      any: Array<
+                        | {
+                            fact:
+                              | 'residenceCountry'
+                              | 'issuerCountry'
+                              | 'phoneCountry'
+                              | 'emailDisposable'
+                              | 'documentType'
+                              | 'duplicateEmailCount'
+                              | 'duplicateDocumentCount'
+                              | 'duplicatePhoneCount'
+                              | 'watchlistMatchCount'
+                              | 'watchlistConfirmedCount';
+                            operator:
+                              | 'equal'
+                              | 'notEqual'
+                              | 'in'
+                              | 'notIn'
+                              | 'contains'
+                              | 'doesNotContain'
+                              | 'lessThan'
+                              | 'lessThanInclusive'
+                              | 'greaterThan'
+                              | 'greaterThanInclusive';
+                            value:
+                              | boolean
+                              | null
+                              | string
+                              | number
+                              | Array<boolean | null | string | number>
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                };
+                          }
+                        | {
+                            all: Array<
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                }
+                            >;
+                          }
+                        | {
+                            any: Array<
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                }
+                            >;
+                          }
+                        | {
+                            not:
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                };
+                          }
+                      >;
+                    }
+                  | {
+                      not:
+                        | {
+                            fact:
+                              | 'residenceCountry'
+                              | 'issuerCountry'
+                              | 'phoneCountry'
+                              | 'emailDisposable'
+                              | 'documentType'
+                              | 'duplicateEmailCount'
+                              | 'duplicateDocumentCount'
+                              | 'duplicatePhoneCount'
+                              | 'watchlistMatchCount'
+                              | 'watchlistConfirmedCount';
+                            operator:
+                              | 'equal'
+                              | 'notEqual'
+                              | 'in'
+                              | 'notIn'
+                              | 'contains'
+                              | 'doesNotContain'
+                              | 'lessThan'
+                              | 'lessThanInclusive'
+                              | 'greaterThan'
+                              | 'greaterThanInclusive';
+                            value:
+                              | boolean
+                              | null
+                              | string
+                              | number
+                              | Array<boolean | null | string | number>
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                };
+                          }
+                        | {
+                            all: Array<
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                }
+                            >;
+                          }
+                        | {
+                            any: Array<
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                }
+                            >;
+                          }
+                        | {
+                            not:
+                              | {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }
+                              | {
+                                  all: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  any: Array<{
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  }>;
+                                }
+                              | {
+                                  not: {
+                                    fact:
+                                      | 'residenceCountry'
+                                      | 'issuerCountry'
+                                      | 'phoneCountry'
+                                      | 'emailDisposable'
+                                      | 'documentType'
+                                      | 'duplicateEmailCount'
+                                      | 'duplicateDocumentCount'
+                                      | 'duplicatePhoneCount'
+                                      | 'watchlistMatchCount'
+                                      | 'watchlistConfirmedCount';
+                                    operator:
+                                      | 'equal'
+                                      | 'notEqual'
+                                      | 'in'
+                                      | 'notIn'
+                                      | 'contains'
+                                      | 'doesNotContain'
+                                      | 'lessThan'
+                                      | 'lessThanInclusive'
+                                      | 'greaterThan'
+                                      | 'greaterThanInclusive';
+                                    value:
+                                      | boolean
+                                      | null
+                                      | string
+                                      | number
+                                      | Array<boolean | null | string | number>
+                                      | {
+                                          fact:
+                                            | 'residenceCountry'
+                                            | 'issuerCountry'
+                                            | 'phoneCountry'
+                                            | 'emailDisposable'
+                                            | 'documentType'
+                                            | 'duplicateEmailCount'
+                                            | 'duplicateDocumentCount'
+                                            | 'duplicatePhoneCount'
+                                            | 'watchlistMatchCount'
+                                            | 'watchlistConfirmedCount';
+                                        };
+                                  };
+                                };
+                          };
+                    };
+                points: number;
+                outcome: null | 'low' | 'medium' | 'high';
+              }>;
+              thresholds: { medium: number; high: number };
+            };
+            status: 'retired' | 'active' | 'draft';
+            createdBy: string;
+            createdAt: Date;
+            activatedBy: null | string;
+            activatedAt: null | Date;
+          }>;
+        };
+        meta: object;
+      }>;
+      get: TRPCQueryProcedure<{
+        input: { version: string };
+        output: {
+          version: string;
+          description: string;
+          definition: {
+            rules: Array<{
+              code: string;
+              description: string;
+              conditions:
+                | {
+                    all: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    any: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    not:
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        };
+                  };
+              points: number;
+              outcome: null | 'low' | 'medium' | 'high';
+            }>;
+            thresholds: { medium: number; high: number };
+          };
+          status: 'retired' | 'active' | 'draft';
+          createdBy: string;
+          createdAt: Date;
+          activatedBy: null | string;
+          activatedAt: null | Date;
+        };
+        meta: object;
+      }>;
+      create: TRPCMutationProcedure<{
+        input: {
+          version: string;
+          description: string;
+          definition: {
+            rules: Array<{
+              code: string;
+              description: string;
+              conditions:
+                | {
+                    all: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    any: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    not:
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        };
+                  };
+              points: number;
+              outcome: null | 'low' | 'medium' | 'high';
+            }>;
+            thresholds: { medium: number; high: number };
+          };
+        };
+        output: {
+          version: string;
+          description: string;
+          definition: {
+            rules: Array<{
+              code: string;
+              description: string;
+              conditions:
+                | {
+                    all: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    any: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    not:
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        };
+                  };
+              points: number;
+              outcome: null | 'low' | 'medium' | 'high';
+            }>;
+            thresholds: { medium: number; high: number };
+          };
+          status: 'retired' | 'active' | 'draft';
+          createdBy: string;
+          createdAt: Date;
+          activatedBy: null | string;
+          activatedAt: null | Date;
+        };
+        meta: object;
+      }>;
+      dryRun: TRPCMutationProcedure<{
+        input: {
+          definition: {
+            rules: Array<{
+              code: string;
+              description: string;
+              conditions:
+                | {
+                    all: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    any: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    not:
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        };
+                  };
+              points: number;
+              outcome: null | 'low' | 'medium' | 'high';
+            }>;
+            thresholds: { medium: number; high: number };
+          };
+          limit?: undefined | number;
+        };
+        output: {
+          evaluated: number;
+          rebuiltFacts: number;
+          unchanged: number;
+          levelChanges: Array<{ from: string; to: string; count: number }>;
+          actionChanges: Array<{ from: string; to: string; count: number }>;
+        };
+        meta: object;
+      }>;
+      activate: TRPCMutationProcedure<{
+        input: { version: string };
+        output: {
+          version: string;
+          description: string;
+          definition: {
+            rules: Array<{
+              code: string;
+              description: string;
+              conditions:
+                | {
+                    all: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    any: Array<
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        }
+                    >;
+                  }
+                | {
+                    not:
+                      | {
+                          fact:
+                            | 'residenceCountry'
+                            | 'issuerCountry'
+                            | 'phoneCountry'
+                            | 'emailDisposable'
+                            | 'documentType'
+                            | 'duplicateEmailCount'
+                            | 'duplicateDocumentCount'
+                            | 'duplicatePhoneCount'
+                            | 'watchlistMatchCount'
+                            | 'watchlistConfirmedCount';
+                          operator:
+                            | 'equal'
+                            | 'notEqual'
+                            | 'in'
+                            | 'notIn'
+                            | 'contains'
+                            | 'doesNotContain'
+                            | 'lessThan'
+                            | 'lessThanInclusive'
+                            | 'greaterThan'
+                            | 'greaterThanInclusive';
+                          value:
+                            | boolean
+                            | null
+                            | string
+                            | number
+                            | Array<boolean | null | string | number>
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                              };
+                        }
+                      | {
+                          all: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          any: Array<
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              }
+                          >;
+                        }
+                      | {
+                          not:
+                            | {
+                                fact:
+                                  | 'residenceCountry'
+                                  | 'issuerCountry'
+                                  | 'phoneCountry'
+                                  | 'emailDisposable'
+                                  | 'documentType'
+                                  | 'duplicateEmailCount'
+                                  | 'duplicateDocumentCount'
+                                  | 'duplicatePhoneCount'
+                                  | 'watchlistMatchCount'
+                                  | 'watchlistConfirmedCount';
+                                operator:
+                                  | 'equal'
+                                  | 'notEqual'
+                                  | 'in'
+                                  | 'notIn'
+                                  | 'contains'
+                                  | 'doesNotContain'
+                                  | 'lessThan'
+                                  | 'lessThanInclusive'
+                                  | 'greaterThan'
+                                  | 'greaterThanInclusive';
+                                value:
+                                  | boolean
+                                  | null
+                                  | string
+                                  | number
+                                  | Array<boolean | null | string | number>
+                                  | {
+                                      fact:
+                                        | 'residenceCountry'
+                                        | 'issuerCountry'
+                                        | 'phoneCountry'
+                                        | 'emailDisposable'
+                                        | 'documentType'
+                                        | 'duplicateEmailCount'
+                                        | 'duplicateDocumentCount'
+                                        | 'duplicatePhoneCount'
+                                        | 'watchlistMatchCount'
+                                        | 'watchlistConfirmedCount';
+                                    };
+                              }
+                            | {
+                                all: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                any: Array<{
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                }>;
+                              }
+                            | {
+                                not: {
+                                  fact:
+                                    | 'residenceCountry'
+                                    | 'issuerCountry'
+                                    | 'phoneCountry'
+                                    | 'emailDisposable'
+                                    | 'documentType'
+                                    | 'duplicateEmailCount'
+                                    | 'duplicateDocumentCount'
+                                    | 'duplicatePhoneCount'
+                                    | 'watchlistMatchCount'
+                                    | 'watchlistConfirmedCount';
+                                  operator:
+                                    | 'equal'
+                                    | 'notEqual'
+                                    | 'in'
+                                    | 'notIn'
+                                    | 'contains'
+                                    | 'doesNotContain'
+                                    | 'lessThan'
+                                    | 'lessThanInclusive'
+                                    | 'greaterThan'
+                                    | 'greaterThanInclusive';
+                                  value:
+                                    | boolean
+                                    | null
+                                    | string
+                                    | number
+                                    | Array<boolean | null | string | number>
+                                    | {
+                                        fact:
+                                          | 'residenceCountry'
+                                          | 'issuerCountry'
+                                          | 'phoneCountry'
+                                          | 'emailDisposable'
+                                          | 'documentType'
+                                          | 'duplicateEmailCount'
+                                          | 'duplicateDocumentCount'
+                                          | 'duplicatePhoneCount'
+                                          | 'watchlistMatchCount'
+                                          | 'watchlistConfirmedCount';
+                                      };
+                                };
+                              };
+                        };
+                  };
+              points: number;
+              outcome: null | 'low' | 'medium' | 'high';
+            }>;
+            thresholds: { medium: number; high: number };
+          };
+          status: 'retired' | 'active' | 'draft';
+          createdBy: string;
+          createdAt: Date;
+          activatedBy: null | string;
+          activatedAt: null | Date;
+        };
+        meta: object;
+      }>;
+      replay: TRPCQueryProcedure<{
+        input: { id: string };
+        output: {
+          rulesetVersion: string;
+          stored: {
+            score: number;
+            level: 'low' | 'medium' | 'high';
+            factors: Array<{ code: string; points: number; description: string }>;
+          };
+          replayed: {
+            score: number;
+            level: 'low' | 'medium' | 'high';
+            action: 'clear' | 'review' | 'escalate';
+            factors: Array<{ code: string; points: number; description: string }>;
+          };
+          facts: { [key: string]: boolean | null | string | number };
+          same: boolean;
+        };
+        meta: object;
+      }>;
+    };
     audit: {
       list: TRPCQueryProcedure<{
         input: {
@@ -2099,6 +12923,7 @@ export type AppRouter = TRPCBuiltRouter<
             | 'audit.verify'
             | 'keys.manage'
             | 'webhooks.manage'
+            | 'rules.manage'
           >;
         };
         meta: object;

@@ -1,4 +1,5 @@
 import { defineEntity, type InferEntity, p } from '@mikro-orm/core';
+import type { RiskFacts } from '../risk/ruleset.ts';
 import { DOCUMENT_TYPES, RISK_LEVELS, type RiskFactor } from '../risk/score.ts';
 import { APPLICATION_STATUSES, OPEN_STATUS_SQL, RISK_RANK_SQL } from './status.ts';
 
@@ -34,6 +35,10 @@ export const ApplicationSchema = defineEntity({
     computedRiskLevel: p.enum(RISK_LEVELS),
     riskFactors: p.json<RiskFactor[]>(),
     riskRulesetVersion: p.string().length(64),
+    /** The facts the ruleset scored, so that the score can be replayed; null before rulesets. */
+    riskFacts: p.json<RiskFacts>().nullable(),
+    /** clear, review or escalate, from the level the ruleset gave; null before rulesets. */
+    recommendedAction: p.string().length(16).nullable(),
     /** Set at intake when another application has the same email or document. */
     possibleDuplicate: p.boolean(),
     /** Operator working on the application, or null while it is in the unassigned pool. */

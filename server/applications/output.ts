@@ -1,6 +1,7 @@
 import type { Decision } from '../review/decision.entity.ts';
 import { toDecisionOutput } from '../review/decision-output.ts';
 import type { ReviewSettings } from '../review/settings.ts';
+import { RECOMMENDED_ACTIONS, type RecommendedAction } from '../risk/ruleset.ts';
 import type { Application } from './application.entity.ts';
 import type { PersonalFields } from './personal-view.ts';
 import { isOpenStatus } from './status.ts';
@@ -40,6 +41,8 @@ export function toApplicationOutput(
       computedLevel: application.computedRiskLevel,
       overridden: application.riskLevel !== application.computedRiskLevel,
       rulesetVersion: application.riskRulesetVersion,
+      recommendedAction: (application.recommendedAction ??
+        RECOMMENDED_ACTIONS[application.computedRiskLevel]) as RecommendedAction,
       factors: application.riskFactors,
     },
     review: {

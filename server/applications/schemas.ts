@@ -142,6 +142,9 @@ export const applicationOutput = z
         .boolean()
         .meta({ description: 'true when a confirmed override replaced the computed level' }),
       rulesetVersion: z.string(),
+      recommendedAction: z
+        .enum(['clear', 'review', 'escalate'])
+        .meta({ description: 'What the computed level recommends' }),
       factors: z.array(riskFactorOutput),
     }),
     review: z.object({

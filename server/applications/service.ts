@@ -7,6 +7,7 @@ import { documentNumberHash, sealDocumentNumber, storeDataKey } from '../pii/doc
 import type { PersonalDataVault } from '../pii/vault.ts';
 import { recordSubmission } from '../review/lifecycle.ts';
 import { dueTime, type ReviewSettings } from '../review/settings.ts';
+import { activeRuleset } from '../risk/rulesets.ts';
 import { assessIntakeRisk, type RiskAssessment } from '../risk/score.ts';
 import {
   type FoundMatch,
@@ -53,6 +54,7 @@ interface SubmissionLookup {
   document_count: string;
   phone_count: string;
   dismissed: string[] | null;
+  ruleset_version: string | null;
   existing_id: string | null;
   existing_submitted_by: string | null;
 }
@@ -98,6 +100,7 @@ export async function assessSubmission(
       (select count(*) from applications where document_type = ? and document_issuing_country = ? and document_number_hash = ?${exclude}) as document_count,
       (select count(*) from applications where phone = ?${exclude}) as phone_count,
       (select array_agg(entry_id) from screening_matches where application_id = ? and status = 'false_positive') as dismissed,
+      (select version from risk_rulesets where status = 'active') as ruleset_version,
       existing.id as existing_id,
       existing.submitted_by as existing_submitted_by
     from (select 1) as one
@@ -127,17 +130,21 @@ export async function assessSubmission(
   const duplicateEmailCount = Number(row?.email_count ?? 0);
   const duplicateDocumentCount = Number(row?.document_count ?? 0);
   const duplicatePhoneCount = Number(row?.phone_count ?? 0);
-  const risk = assessIntakeRisk({
-    country: input.applicant.country,
-    emailLookup: input.applicant.email.lookup,
-    phoneE164: input.applicant.phone,
-    documentType: input.document.type,
-    documentIssuingCountry: input.document.issuingCountry,
-    duplicateEmailCount,
-    duplicateDocumentCount,
-    duplicatePhoneCount,
-    watchlistMatchCount: matches.filter((match) => !dismissed.has(match.entryId)).length,
-  });
+  const ruleset = await activeRuleset(tx, row?.ruleset_version);
+  const risk = await assessIntakeRisk(
+    {
+      country: input.applicant.country,
+      emailLookup: input.applicant.email.lookup,
+      phoneE164: input.applicant.phone,
+      documentType: input.document.type,
+      documentIssuingCountry: input.document.issuingCountry,
+      duplicateEmailCount,
+      duplicateDocumentCount,
+      duplicatePhoneCount,
+      watchlistMatchCount: matches.filter((match) => !dismissed.has(match.entryId)).length,
+    },
+    ruleset,
+  );
   return {
     risk,
     possibleDuplicate: duplicateEmailCount + duplicateDocumentCount + duplicatePhoneCount > 0,
@@ -206,6 +213,8 @@ export class ApplicationService {
           computedRiskLevel: risk.level,
           riskFactors: risk.factors,
           riskRulesetVersion: risk.rulesetVersion,
+          riskFacts: risk.facts,
+          recommendedAction: risk.action,
           possibleDuplicate,
           searchName: searchForm(input.applicant.fullName),
           assigneeId: null,

@@ -21,6 +21,7 @@ export const PERMISSIONS = {
   'audit.verify': 'Verify the audit chains and anchors',
   'keys.manage': 'Create, list and revoke API keys',
   'webhooks.manage': 'Manage webhook subscriptions, their secrets and deliveries',
+  'rules.manage': 'Create risk rulesets, dry-run them over stored applications and activate them',
 } as const;
 export type Permission = keyof typeof PERMISSIONS;
 
@@ -50,9 +51,10 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'review.confirm',
     'audit.read',
     'applications.erase',
+    'rules.manage',
   ],
   auditor: ['applications.read', 'review.read', 'audit.read', 'audit.verify'],
-  admin: ['keys.manage', 'webhooks.manage', 'audit.verify'],
+  admin: ['keys.manage', 'webhooks.manage', 'audit.verify', 'rules.manage'],
 };
 
 export function isRole(value: unknown): value is Role {

@@ -12,6 +12,7 @@ import { ApiKeySchema } from '../auth/api-key.entity.ts';
 import { ApplicationKeySchema } from '../pii/application-key.entity.ts';
 import { DecisionSchema } from '../review/decision.entity.ts';
 import { AttemptSchema, NoteSchema, StatusChangeSchema } from '../review/history.entity.ts';
+import { RiskRulesetSchema } from '../risk/ruleset.entity.ts';
 import {
   ScreeningMatchSchema,
   WatchlistChangeSchema,
@@ -46,6 +47,7 @@ export const POSTGRES_ENTITIES = [
   WatchlistNameSchema,
   WatchlistChangeSchema,
   ScreeningMatchSchema,
+  RiskRulesetSchema,
 ];
 
 const migrationsPath = new URL('../../migrations', import.meta.url).pathname;

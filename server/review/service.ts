@@ -16,6 +16,7 @@ import {
   sealDocumentNumber,
 } from '../pii/documents.ts';
 import type { PersonalDataVault } from '../pii/vault.ts';
+import { applyAssessment } from '../risk/rulesets.ts';
 import type { RiskLevel } from '../risk/score.ts';
 import { approvalBlockers, recordMatches } from '../screening/screen.ts';
 import type { Actor, Operator } from '../shared/actor.ts';
@@ -356,11 +357,8 @@ export class ReviewService {
       );
       application.documentIssuingCountry = input.document.issuingCountry;
       application.documentImageUrl = input.document.imageUrl;
-      application.riskScore = risk.score;
+      applyAssessment(application, risk);
       application.riskLevel = risk.level;
-      application.computedRiskLevel = risk.level;
-      application.riskFactors = risk.factors;
-      application.riskRulesetVersion = risk.rulesetVersion;
       application.possibleDuplicate = possibleDuplicate;
       application.resubmissionCount += 1;
       application.submittedAt = now;
@@ -382,6 +380,7 @@ export class ReviewService {
           'computedRiskLevel',
           'riskFactors',
           'riskRulesetVersion',
+          'recommendedAction',
           'possibleDuplicate',
           'resubmissionCount',
           'submittedAt',

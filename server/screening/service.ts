@@ -1,8 +1,8 @@
 import { type EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { type Application, ApplicationSchema } from '../applications/application.entity.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
-import { POINTS } from '../risk/intake-rules.ts';
-import { levelForScore, type RiskLevel } from '../risk/score.ts';
+import { evaluateRuleset, type RiskLevel } from '../risk/ruleset.ts';
+import { activeRuleset, applyAssessment, factsOf, rulesetOf } from '../risk/rulesets.ts';
 import type { Actor } from '../shared/actor.ts';
 import { conflict, notFound } from '../shared/errors.ts';
 import type { MatchExplanation } from './score.ts';
@@ -195,7 +195,7 @@ export class ScreeningService {
       ];
       if (status === 'confirmed') {
         const application = await this.application(tx, applicationId, LockMode.PESSIMISTIC_WRITE);
-        raiseForConfirmedMatch(application, now);
+        await raiseForConfirmedMatch(tx, application, now);
         changes.push(
           { field: 'riskScore', value: application.riskScore },
           { field: 'riskLevel', value: application.riskLevel },
@@ -266,26 +266,25 @@ export class ScreeningService {
   }
 }
 
-/** Adds the confirmed-match factor once and raises the level in effect to what the score gives. */
-function raiseForConfirmedMatch(application: Application, now: Date): void {
-  if (application.riskFactors.some((factor) => factor.code === 'watchlist_match_confirmed')) return;
-  const factors = [
-    ...application.riskFactors,
-    {
-      code: 'watchlist_match_confirmed',
-      points: POINTS.watchlistMatchConfirmed,
-      description: 'An operator confirmed a watchlist match',
-    },
-  ];
-  const score = Math.min(
-    100,
-    factors.reduce((sum, factor) => sum + factor.points, 0),
+/**
+ * Scores the application again with its own ruleset version and one more confirmed match, and
+ * raises the level in effect to what the new score gives.
+ */
+async function raiseForConfirmedMatch(
+  tx: EntityManager,
+  application: Application,
+  now: Date,
+): Promise<void> {
+  const facts = factsOf(application);
+  const ruleset = await rulesetOf(tx, application.riskRulesetVersion).catch(() =>
+    activeRuleset(tx),
   );
-  const level = levelForScore(score);
-  application.riskFactors = factors;
-  application.riskScore = score;
-  application.computedRiskLevel = level;
-  if (RANK[level] > RANK[application.riskLevel]) application.riskLevel = level;
+  const risk = await evaluateRuleset(ruleset, {
+    ...facts,
+    watchlistConfirmedCount: facts.watchlistConfirmedCount + 1,
+  });
+  applyAssessment(application, risk);
+  if (RANK[risk.level] > RANK[application.riskLevel]) application.riskLevel = risk.level;
   application.updatedAt = now;
 }
 
