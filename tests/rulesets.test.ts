@@ -47,7 +47,7 @@ rulesets.before(async (context) => {
   onTeardown(() => context.db.end());
 });
 
-rulesets('starts with the initial version active and replays a stored score', async (context) => {
+rulesets('initial version replays stored scores', async (context) => {
   const active = await context.supervisor.risk.get.query({ version: 'active' });
   assert.is(active.version, INITIAL_RULESET.version);
   assert.equal(active.definition, INITIAL_RULESET.definition);
@@ -66,7 +66,7 @@ rulesets('starts with the initial version active and replays a stored score', as
   );
 });
 
-rulesets('refuses a definition that names an unknown fact', async (context) => {
+rulesets('rejects an unknown fact', async (context) => {
   const definition = stricter();
   const paths = await trpcIssuePaths(
     context.supervisor.risk.create.mutate({
@@ -94,69 +94,66 @@ rulesets('refuses a definition that names an unknown fact', async (context) => {
   );
 });
 
-rulesets(
-  'dry-runs a candidate, activates it for permitted operators only, and keeps old scores replayable',
-  async (context) => {
-    const before = await context.intake.applications.create.mutate(
-      applicationInput({ document: { issuingCountry: 'DE' } }),
-    );
-    const dryRun = await context.supervisor.risk.dryRun.mutate({ definition: stricter() });
-    assert.is(dryRun.evaluated, 2);
-    assert.is(dryRun.rebuiltFacts, 0);
-    assert.equal(dryRun.levelChanges, [{ from: 'low', to: 'medium', count: 2 }]);
-    assert.equal(dryRun.actionChanges, [{ from: 'clear', to: 'review', count: 2 }]);
+rulesets('dry run, activation and old replays', async (context) => {
+  const before = await context.intake.applications.create.mutate(
+    applicationInput({ document: { issuingCountry: 'DE' } }),
+  );
+  const dryRun = await context.supervisor.risk.dryRun.mutate({ definition: stricter() });
+  assert.is(dryRun.evaluated, 2);
+  assert.is(dryRun.rebuiltFacts, 0);
+  assert.equal(dryRun.levelChanges, [{ from: 'low', to: 'medium', count: 2 }]);
+  assert.equal(dryRun.actionChanges, [{ from: 'clear', to: 'review', count: 2 }]);
 
-    const draft = await context.supervisor.risk.create.mutate({
+  const draft = await context.supervisor.risk.create.mutate({
+    version: 'intake-2026-12',
+    description: 'Issuer mismatch weighs more',
+    definition: stricter(),
+  });
+  assert.is(draft.status, 'draft');
+  const denied = await expectTRPCError(
+    context.analyst.risk.activate.mutate({ version: 'intake-2026-12' }),
+  );
+  assert.is(denied.data?.code, 'FORBIDDEN');
+  const again = await expectTRPCError(
+    context.supervisor.risk.create.mutate({
       version: 'intake-2026-12',
-      description: 'Issuer mismatch weighs more',
+      description: 'Same version twice',
       definition: stricter(),
-    });
-    assert.is(draft.status, 'draft');
-    const denied = await expectTRPCError(
-      context.analyst.risk.activate.mutate({ version: 'intake-2026-12' }),
-    );
-    assert.is(denied.data?.code, 'FORBIDDEN');
-    const again = await expectTRPCError(
-      context.supervisor.risk.create.mutate({
-        version: 'intake-2026-12',
-        description: 'Same version twice',
-        definition: stricter(),
-      }),
-    );
-    assert.is(again.data?.code, 'CONFLICT');
+    }),
+  );
+  assert.is(again.data?.code, 'CONFLICT');
 
-    const activated = await context.supervisor.risk.activate.mutate({ version: 'intake-2026-12' });
-    assert.is(activated.status, 'active');
-    assert.is(activated.activatedBy, 'sam');
-    const list = await context.supervisor.risk.list.query();
-    assert.equal(list.items.map((item) => [item.version, item.status]).sort(), [
-      [INITIAL_RULESET.version, 'retired'],
-      ['intake-2026-12', 'active'],
-    ]);
+  const activated = await context.supervisor.risk.activate.mutate({ version: 'intake-2026-12' });
+  assert.is(activated.status, 'active');
+  assert.is(activated.activatedBy, 'sam');
+  const list = await context.supervisor.risk.list.query();
+  assert.equal(list.items.map((item) => [item.version, item.status]).sort(), [
+    [INITIAL_RULESET.version, 'retired'],
+    ['intake-2026-12', 'active'],
+  ]);
 
-    const after = await context.intake.applications.create.mutate(
-      applicationInput({ document: { issuingCountry: 'DE' } }),
-    );
-    const newScore = await context.supervisor.applications.get.query({ id: after.id });
-    assert.is(newScore.risk.rulesetVersion, 'intake-2026-12');
-    assert.is(newScore.risk.score, 30);
-    assert.is(newScore.risk.level, 'medium');
-    assert.is(newScore.risk.recommendedAction, 'review');
+  const after = await context.intake.applications.create.mutate(
+    applicationInput({ document: { issuingCountry: 'DE' } }),
+  );
+  const newScore = await context.supervisor.applications.get.query({ id: after.id });
+  assert.is(newScore.risk.rulesetVersion, 'intake-2026-12');
+  assert.is(newScore.risk.score, 30);
+  assert.is(newScore.risk.level, 'medium');
+  assert.is(newScore.risk.recommendedAction, 'review');
 
-    const oldReplay = await context.supervisor.risk.replay.query({ id: before.id });
-    assert.is(oldReplay.rulesetVersion, INITIAL_RULESET.version);
-    assert.is(oldReplay.replayed.score, 10);
-    assert.ok(oldReplay.same);
+  const oldReplay = await context.supervisor.risk.replay.query({ id: before.id });
+  assert.is(oldReplay.rulesetVersion, INITIAL_RULESET.version);
+  assert.is(oldReplay.replayed.score, 10);
+  assert.ok(oldReplay.same);
 
-    const audit = await context.db.query(
-      "select action from audit_outbox where application_id = $1 and action like 'ruleset.%' order by application_sequence",
-      [ADMINISTRATION_CHAIN],
-    );
-    assert.equal(
-      audit.rows.map((row) => row.action),
-      ['ruleset.created', 'ruleset.activated'],
-    );
-  },
-);
+  const audit = await context.db.query(
+    "select action from audit_outbox where application_id = $1 and action like 'ruleset.%' order by application_sequence",
+    [ADMINISTRATION_CHAIN],
+  );
+  assert.equal(
+    audit.rows.map((row) => row.action),
+    ['ruleset.created', 'ruleset.activated'],
+  );
+});
 
 rulesets.run();

@@ -26,7 +26,7 @@ const score = (name: string, more: { birthDate?: string; countries?: string[] } 
 
 const matching = suite('name matching');
 
-matching('folds script, marks, case, spelling and word order into one form', () => {
+matching('folds names into one form', () => {
   assert.is(screeningForm('Дмитрий Волконов'), screeningForm('volkonov dmitrii'));
   assert.is(screeningForm('Dmítri VÒLKONOV'), screeningForm('Volkonov, Dmitri'));
   assert.is(screeningForm('Dzhamal Khaled'), screeningForm('Jamal Haled'));
@@ -34,7 +34,7 @@ matching('folds script, marks, case, spelling and word order into one form', () 
   assert.is(screeningForm('—'), '');
 });
 
-matching('matches a listed name in another script, with diacritics or reordered', () => {
+matching('matches script, accent, order variants', () => {
   for (const name of [
     'Дмитрий Волконов',
     'Dmítri Vòlkonov',
@@ -52,7 +52,7 @@ matching('does not match a close but different name', () => {
   }
 });
 
-matching('lowers the score on a birth-date mismatch and raises it on agreement', () => {
+matching('weighs birth date and country', () => {
   // One letter off, so that agreement has room to raise the score.
   const unknown = score('Dmitri Volkanov');
   const agree = score('Dmitri Volkanov', { birthDate: '1961-03-04', countries: ['RU'] });
@@ -81,7 +81,7 @@ const OFAC_SAMPLE = [
 
 const parsing = suite('watchlist files');
 
-parsing('reads OFAC SDN records with their remarks', () => {
+parsing('reads OFAC SDN remarks', () => {
   assert.is(detectFormat(OFAC_SAMPLE), 'ofac-sdn-csv');
   const [person, company, ranged] = parseOfacSdn(OFAC_SAMPLE);
 
@@ -96,7 +96,7 @@ parsing('reads OFAC SDN records with their remarks', () => {
   assert.equal(ranged?.countries, ['SY']);
 });
 
-parsing('reads the OpenSanctions simple layout and refuses an unknown one', () => {
+parsing('reads OpenSanctions, rejects unknown layouts', () => {
   const text = `id,schema,name,aliases,birth_date,countries,addresses,identifiers,sanctions,phones,emails,dataset,first_seen,last_seen,last_change
 x-1,Person,Ana Madeup,Анна Мейдап;A. Madeup,1970-05-06,ru;suhh,,,EU list,,,eu_fsf;gb_hmt,2020-01-01,2026-01-01,2025-01-01
 `;
@@ -146,7 +146,7 @@ async function importList(context: Context, rows: string[], extra: string[] = []
   return result.stdout;
 }
 
-screening('imports a list, then updates, adds, retires and restores entries', async (context) => {
+screening('import adds, updates, retires, restores', async (context) => {
   const first = await importList(context, [
     listRow('t-1', 'Dmitri Volkonov', 'Дмитрий Волконов'),
     listRow('t-2', 'Maria Roeinvent'),
@@ -188,68 +188,65 @@ screening('imports a list, then updates, adds, retires and restores entries', as
   assert.is(list?.imports.length, 3);
 });
 
-screening(
-  'screens at intake, blocks approval, and keeps a dismissed match dismissed',
-  async (context) => {
-    const { intake, alice, bob } = context.clients;
-    const created = await intake.applications.create.mutate(
-      applicationInput({ applicant: { fullName: 'Волконов Дмитрий' } }),
-    );
-    const opened = await alice.applications.get.query({ id: created.id });
-    assert.ok(opened.risk?.factors.some((factor) => factor.code === 'watchlist_possible_match'));
+screening('intake match blocks approval until dismissed', async (context) => {
+  const { intake, alice, bob } = context.clients;
+  const created = await intake.applications.create.mutate(
+    applicationInput({ applicant: { fullName: 'Волконов Дмитрий' } }),
+  );
+  const opened = await alice.applications.get.query({ id: created.id });
+  assert.ok(opened.risk?.factors.some((factor) => factor.code === 'watchlist_possible_match'));
 
-    const { items } = await alice.screening.matches.query({ id: created.id });
-    assert.is(items.length, 1);
-    const [match] = items;
-    assert.is(match?.entry.externalId, 't-1');
-    assert.is(match?.status, 'open');
-    assert.ok((match?.score ?? 0) >= THRESHOLD);
-    assert.ok(match?.explanation.matchedName);
+  const { items } = await alice.screening.matches.query({ id: created.id });
+  assert.is(items.length, 1);
+  const [match] = items;
+  assert.is(match?.entry.externalId, 't-1');
+  assert.is(match?.status, 'open');
+  assert.ok((match?.score ?? 0) >= THRESHOLD);
+  assert.ok(match?.explanation.matchedName);
 
-    let app = await alice.review.claim.mutate({ id: created.id, version: created.version });
-    app = await alice.review.startReview.mutate({ id: app.id, version: app.version });
-    const blocked = await expectTRPCError(
-      alice.review.approve.mutate({
-        id: app.id,
-        version: app.version,
-        reasonCode: 'verified',
-        internalComment: 'Checked',
-        applicantMessage: 'Verified.',
-      }),
-    );
-    assert.is(blocked.data?.code, 'CONFLICT');
-    assert.is(errorDetailsOf(blocked)?.openMatches, 1);
-
-    const dismissed = await bob.screening.review.mutate({
-      id: match?.id as string,
-      version: match?.version as number,
-      status: 'false_positive',
-      reason: 'Different person: the applicant was born in 1990 in Tallinn',
-    });
-    assert.is(dismissed.status, 'false_positive');
-    assert.is(dismissed.reviewedBy, 'bob');
-
-    const again = await alice.screening.run.mutate({ id: created.id });
-    assert.is(again.newMatches, 0);
-    assert.is(again.items[0]?.status, 'false_positive');
-    assert.is(
-      again.items[0]?.reviewReason,
-      'Different person: the applicant was born in 1990 in Tallinn',
-    );
-
-    const fresh = await alice.applications.get.query({ id: created.id });
-    const approved = await alice.review.approve.mutate({
-      id: created.id,
-      version: fresh.version,
+  let app = await alice.review.claim.mutate({ id: created.id, version: created.version });
+  app = await alice.review.startReview.mutate({ id: app.id, version: app.version });
+  const blocked = await expectTRPCError(
+    alice.review.approve.mutate({
+      id: app.id,
+      version: app.version,
       reasonCode: 'verified',
-      internalComment: 'Match dismissed, documents verified',
+      internalComment: 'Checked',
       applicantMessage: 'Verified.',
-    });
-    assert.is(approved.status, 'approved');
-  },
-);
+    }),
+  );
+  assert.is(blocked.data?.code, 'CONFLICT');
+  assert.is(errorDetailsOf(blocked)?.openMatches, 1);
 
-screening('a confirmed match raises the risk and blocks approval for good', async (context) => {
+  const dismissed = await bob.screening.review.mutate({
+    id: match?.id as string,
+    version: match?.version as number,
+    status: 'false_positive',
+    reason: 'Different person: the applicant was born in 1990 in Tallinn',
+  });
+  assert.is(dismissed.status, 'false_positive');
+  assert.is(dismissed.reviewedBy, 'bob');
+
+  const again = await alice.screening.run.mutate({ id: created.id });
+  assert.is(again.newMatches, 0);
+  assert.is(again.items[0]?.status, 'false_positive');
+  assert.is(
+    again.items[0]?.reviewReason,
+    'Different person: the applicant was born in 1990 in Tallinn',
+  );
+
+  const fresh = await alice.applications.get.query({ id: created.id });
+  const approved = await alice.review.approve.mutate({
+    id: created.id,
+    version: fresh.version,
+    reasonCode: 'verified',
+    internalComment: 'Match dismissed, documents verified',
+    applicantMessage: 'Verified.',
+  });
+  assert.is(approved.status, 'approved');
+});
+
+screening('confirmed match raises risk for good', async (context) => {
   const { intake, alice } = context.clients;
   const created = await intake.applications.create.mutate(
     applicationInput({ applicant: { fullName: 'Dmítri VOLKONOV' } }),
@@ -282,42 +279,39 @@ screening('a confirmed match raises the risk and blocks approval for good', asyn
   assert.is(events.rows[0].n, 2);
 });
 
-screening(
-  're-screening after a list update reports new hits on approved applications',
-  async (context) => {
-    const { intake, alice } = context.clients;
-    let app = await intake.applications.create.mutate(
-      applicationInput({ applicant: { fullName: 'Lucia Fernhollow' } }),
-    );
-    app = await alice.review.claim.mutate({ id: app.id, version: app.version });
-    app = await alice.review.startReview.mutate({ id: app.id, version: app.version });
-    app = await alice.review.approve.mutate({
-      id: app.id,
-      version: app.version,
-      reasonCode: 'verified',
-      internalComment: 'Clean',
-      applicantMessage: 'Verified.',
-    });
+screening('rescreen reports new hits on approved', async (context) => {
+  const { intake, alice } = context.clients;
+  let app = await intake.applications.create.mutate(
+    applicationInput({ applicant: { fullName: 'Lucia Fernhollow' } }),
+  );
+  app = await alice.review.claim.mutate({ id: app.id, version: app.version });
+  app = await alice.review.startReview.mutate({ id: app.id, version: app.version });
+  app = await alice.review.approve.mutate({
+    id: app.id,
+    version: app.version,
+    reasonCode: 'verified',
+    internalComment: 'Clean',
+    applicantMessage: 'Verified.',
+  });
 
-    const output = await importList(
-      context,
-      [
-        listRow('t-1', 'Dmitri Volkonov', 'Дмитрий Волконов;Dmitry Volkonov'),
-        listRow('t-2', 'Maria Roeinvent'),
-        listRow('t-4', 'Teodor Inventarov'),
-        listRow('t-5', 'FERNHOLLOW, Lucía'),
-      ],
-      ['--rescreen'],
-    );
-    assert.match(output, '1 added');
-    assert.match(output, `${app.id}: match`, output);
-    const [match] = (await alice.screening.matches.query({ id: app.id })).items;
-    assert.is(match?.entry.externalId, 't-5');
-    assert.is(match?.status, 'open');
-  },
-);
+  const output = await importList(
+    context,
+    [
+      listRow('t-1', 'Dmitri Volkonov', 'Дмитрий Волконов;Dmitry Volkonov'),
+      listRow('t-2', 'Maria Roeinvent'),
+      listRow('t-4', 'Teodor Inventarov'),
+      listRow('t-5', 'FERNHOLLOW, Lucía'),
+    ],
+    ['--rescreen'],
+  );
+  assert.match(output, '1 added');
+  assert.match(output, `${app.id}: match`, output);
+  const [match] = (await alice.screening.matches.query({ id: app.id })).items;
+  assert.is(match?.entry.externalId, 't-5');
+  assert.is(match?.status, 'open');
+});
 
-screening('finds duplicates across separators and letter case', async (context) => {
+screening('duplicates ignore separators and case', async (context) => {
   const { intake, alice } = context.clients;
   const first = await intake.applications.create.mutate(
     applicationInput({

@@ -12,8 +12,10 @@ export const PERMISSIONS = {
   'applications.read_personal_data':
     "Read an applicant's email, phone, document number and image in full, as an audited read",
   'applications.erase': "Erase a decided or withdrawn applicant's personal data",
-  'review.read': 'Read the queue, its summary, the workflow and timelines',
-  'review.work': 'Claim, review, annotate and decide low- and medium-risk applications',
+  'review.read':
+    'Read the queue, its summary, the workflow, timelines, screening matches, duplicates, watchlists and rulesets',
+  'review.work':
+    'Claim, review, annotate and decide low- and medium-risk applications; screen them and review watchlist matches',
   'review.decide_high_risk': 'Decide high-risk applications',
   'review.assign': "Assign applications to operators and release others' claims",
   'review.confirm': 'Confirm or decline a decision that waits for a second operator',

@@ -216,6 +216,8 @@ export class ScreeningService {
   /** Other applications with the same email, document or phone, newest first. */
   async duplicates(applicationId: string): Promise<DuplicateLink[]> {
     const application = await this.application(this.em, applicationId);
+    // The fields duplicates are found by are gone once erased; an erased phone is empty.
+    if (application.erasedAt) return [];
     const rows = await this.em.execute<
       { id: string; status: Application['status']; created_at: Date; shared: string[] }[]
     >(
@@ -224,7 +226,7 @@ export class ScreeningService {
          case when document_type = ? and document_issuing_country = ? and document_number_hash = ? then 'document' end,
          case when phone = ? then 'phone' end], null) as shared
        from applications
-       where id <> ? and (email_lookup = ?
+       where id <> ? and erased_at is null and (email_lookup = ?
          or (document_type = ? and document_issuing_country = ? and document_number_hash = ?)
          or phone = ?)
        order by created_at desc, id desc
