@@ -13,6 +13,11 @@ const TAGS = [
     name: 'review',
     description: 'The review workflow: queue, assignment, status changes, decisions, notes',
   },
+  {
+    name: 'screening',
+    description: 'Watchlist matches and their review, duplicates, and the loaded watchlists',
+  },
+  { name: 'risk', description: 'Versioned risk rulesets: read, dry-run, activate and replay' },
   { name: 'audit', description: 'The hash-chained audit trail: events, export and verification' },
   { name: 'auth', description: 'The caller, and the API keys of machine clients' },
   { name: 'system', description: 'Audit delivery backlog and relay state' },
