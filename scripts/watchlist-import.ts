@@ -1,8 +1,10 @@
-// Loads a sanctions or PEP list: npm run watchlist:import -- FILE [--source NAME] [--rescreen]
+// Loads a sanctions or PEP list:
+// npm run watchlist:import -- FILE [--source NAME] [--rescreen] [--force]
 // FILE is an OpenSanctions targets.simple.csv or an OFAC SDN CSV; the layout is detected from
 // its first line. The source defaults to opensanctions or ofac-sdn. A newer file of the same
 // source updates, adds and retires entries, in one transaction. With --rescreen, approved
-// applications are screened again afterwards (see scripts/watchlist-rescreen.ts).
+// applications are screened again afterwards (see scripts/watchlist-rescreen.ts). An import
+// that would retire more than half of the source's active entries needs --force.
 import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
@@ -16,13 +18,17 @@ import { rescreenApproved } from '../server/screening/rescreen.ts';
 import { redactUrl } from '../server/server.ts';
 import { safeError } from '../server/shared/log.ts';
 
-const USAGE = 'Usage: npm run watchlist:import -- FILE [--source NAME] [--rescreen]\n';
+const USAGE = 'Usage: npm run watchlist:import -- FILE [--source NAME] [--rescreen] [--force]\n';
 
 let args: ReturnType<typeof parse>;
 function parse() {
   return parseArgs({
     allowPositionals: true,
-    options: { source: { type: 'string' }, rescreen: { type: 'boolean' } },
+    options: {
+      source: { type: 'string' },
+      rescreen: { type: 'boolean' },
+      force: { type: 'boolean' },
+    },
   });
 }
 try {
@@ -58,6 +64,7 @@ try {
       fileName: basename(file),
       fileSha256: createHash('sha256').update(bytes).digest('hex'),
       entries,
+      force: args.values.force === true,
     });
     process.stdout.write(
       `${summary.source} (${format}): ${summary.entriesInFile} entries in the file; ${summary.added} added, ${summary.updated} updated, ${summary.restored} restored, ${summary.retired} retired, ${summary.unchanged} unchanged. Import ${summary.importId}.\n`,

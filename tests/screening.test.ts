@@ -46,6 +46,14 @@ matching('matches script, accent, order variants', () => {
   }
 });
 
+matching('pairs a name written joined or apart', () => {
+  const joined = { names: ['ALI, Abdulrahman'], birthDates: [], countries: [] };
+  const apart = { names: ['ALI, Abdul Rahman'], birthDates: [], countries: [] };
+
+  assert.is(scoreEntry({ name: 'Abdul Rahman Ali', countries: [] }, joined).score, 1);
+  assert.is(scoreEntry({ name: 'Abdulrahman Ali', countries: [] }, apart).score, 1);
+});
+
 matching('does not match a close but different name', () => {
   for (const name of ['Dmitri Sokolov', 'Ivan Volkonov', 'Daria Volkova']) {
     assert.ok(score(name) < THRESHOLD, `${name} scored ${score(name)}`);
@@ -136,12 +144,16 @@ screening.before(async (context) => {
   context.listFile = join(tmpdir(), `kyc-watchlist-${runId}.csv`);
 });
 
-async function importList(context: Context, rows: string[], extra: string[] = []) {
+async function runImport(context: Context, rows: string[], extra: string[] = []) {
   await writeFile(context.listFile, `${HEADER}\n${rows.join('\n')}\n`);
-  const result = await runNpm(
+  return runNpm(
     ['run', '-s', 'watchlist:import', '--', context.listFile, '--source', 'test-list', ...extra],
     { env: { ...process.env, DATABASE_URL: context.databaseUrl, MONGO_URI: TEST_MONGO_URI } },
   );
+}
+
+async function importList(context: Context, rows: string[], extra: string[] = []) {
+  const result = await runImport(context, rows, extra);
   assert.is(result.code, 0, result.stderr);
   return result.stdout;
 }
@@ -154,10 +166,14 @@ screening('import adds, updates, retires, restores', async (context) => {
   ]);
   assert.match(first, '3 added, 0 updated, 0 restored, 0 retired, 0 unchanged');
 
-  const second = await importList(context, [
+  const secondRows = [
     listRow('t-1', 'Dmitri Volkonov', 'Дмитрий Волконов;Dmitry Volkonov'),
     listRow('t-4', 'Teodor Inventarov'),
-  ]);
+  ];
+  const refused = await runImport(context, secondRows);
+  assert.is(refused.code, 1);
+  assert.match(refused.stderr, 'would retire 2 of the 3 active entries');
+  const second = await importList(context, secondRows, ['--force']);
   assert.match(second, '1 added, 1 updated, 0 restored, 2 retired, 0 unchanged');
   const retired = await context.db.query(
     "select count(*)::int as n from watchlist_names n join watchlist_entries e on e.id = n.entry_id where e.external_id = 't-2'",

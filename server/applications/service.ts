@@ -54,6 +54,7 @@ interface SubmissionLookup {
   document_count: string;
   phone_count: string;
   dismissed: string[] | null;
+  confirmed: string[] | null;
   ruleset_version: string | null;
   existing_id: string | null;
   existing_submitted_by: string | null;
@@ -100,6 +101,7 @@ export async function assessSubmission(
       (select count(*) from applications where document_type = ? and document_issuing_country = ? and document_number_hash = ?${exclude}) as document_count,
       (select count(*) from applications where phone = ?${exclude}) as phone_count,
       (select array_agg(entry_id) from screening_matches where application_id = ? and status = 'false_positive') as dismissed,
+      (select array_agg(entry_id) from screening_matches where application_id = ? and status = 'confirmed') as confirmed,
       (select version from risk_rulesets where status = 'active') as ruleset_version,
       existing.id as existing_id,
       existing.submitted_by as existing_submitted_by
@@ -115,6 +117,7 @@ export async function assessSubmission(
       input.applicant.phone,
       ...excludeParams,
       options.excludeId ?? null,
+      options.excludeId ?? null,
       options.externalReference ?? null,
     ],
   );
@@ -126,7 +129,8 @@ export async function assessSubmission(
     },
     screening,
   );
-  const dismissed = new Set(row?.dismissed ?? []);
+  // Reviewed matches count by their verdict: dismissed ones not at all, confirmed ones as such.
+  const reviewed = new Set([...(row?.dismissed ?? []), ...(row?.confirmed ?? [])]);
   const duplicateEmailCount = Number(row?.email_count ?? 0);
   const duplicateDocumentCount = Number(row?.document_count ?? 0);
   const duplicatePhoneCount = Number(row?.phone_count ?? 0);
@@ -141,7 +145,8 @@ export async function assessSubmission(
       duplicateEmailCount,
       duplicateDocumentCount,
       duplicatePhoneCount,
-      watchlistMatchCount: matches.filter((match) => !dismissed.has(match.entryId)).length,
+      watchlistMatchCount: matches.filter((match) => !reviewed.has(match.entryId)).length,
+      watchlistConfirmedCount: row?.confirmed?.length ?? 0,
     },
     ruleset,
   );

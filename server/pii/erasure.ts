@@ -71,9 +71,10 @@ export async function eraseApplication(
       `update application_decisions set internal_comment = case when internal_comment is null then null else ? end, applicant_message = case when applicant_message is null then null else ? end, resolution_comment = case when resolution_comment is null then null else ? end where application_id = ?`,
       [ERASED, ERASED, ERASED, id],
     );
-    // Operators' verdict reasons on watchlist matches may quote the applicant.
+    // Operators' verdict reasons may quote the applicant, and fully similar paired tokens
+    // would spell out the applicant's name.
     await tx.execute(
-      'update screening_matches set review_reason = ? where application_id = ? and review_reason is not null',
+      `update screening_matches set review_reason = case when review_reason is null then null else ? end, explanation = jsonb_set(explanation, '{pairedTokens}', '[]'::jsonb) where application_id = ?`,
       [ERASED, id],
     );
     await tx.execute('delete from idempotency_keys where application_id = ?', [id]);

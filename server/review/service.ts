@@ -18,7 +18,8 @@ import {
 import type { PersonalDataVault } from '../pii/vault.ts';
 import { applyAssessment } from '../risk/rulesets.ts';
 import type { RiskLevel } from '../risk/score.ts';
-import { approvalBlockers, recordMatches } from '../screening/screen.ts';
+import { screeningForm } from '../screening/names.ts';
+import { approvalBlockers, recordMatches, reopenDismissedMatches } from '../screening/screen.ts';
 import type { Actor, Operator } from '../shared/actor.ts';
 import { conflict, DomainError, forbidden, invalidInput, notFound } from '../shared/errors.ts';
 import { recordWebhookEvent, statusEventType } from '../webhooks/events.ts';
@@ -336,6 +337,10 @@ export class ReviewService {
         replacedAt: now,
       });
 
+      // A dismissal judged the name screened then; another name is judged again.
+      if (screeningForm(input.applicant.fullName) !== screeningForm(application.fullName)) {
+        await reopenDismissedMatches(tx, application.id);
+      }
       const { risk, possibleDuplicate, matches } = await assessSubmission(
         tx,
         this.vault,

@@ -335,26 +335,21 @@ export function levelForScore(
   return 'low';
 }
 
-/** Engines by ruleset version; a version's definition never changes once stored. */
-const engines = new Map<string, Engine>();
-
+/**
+ * Builds an engine for one evaluation. A json-rules-engine Engine keeps the state of its run,
+ * so two overlapping runs on one engine would stop each other's rules.
+ */
 function engineFor(ruleset: Ruleset): Engine {
-  let engine = engines.get(ruleset.version);
-  if (!engine) {
-    engine = new Engine(
-      ruleset.definition.rules.map((rule, index) => ({
-        name: rule.code,
-        // Definition order, so that factors list in the order the ruleset gives them.
-        priority: ruleset.definition.rules.length - index,
-        conditions: rule.conditions as TopLevelCondition,
-        event: { type: rule.code },
-      })),
-      { allowUndefinedFacts: true },
-    );
-    if (engines.size >= 100) engines.clear();
-    engines.set(ruleset.version, engine);
-  }
-  return engine;
+  return new Engine(
+    ruleset.definition.rules.map((rule, index) => ({
+      name: rule.code,
+      // Definition order, so that factors list in the order the ruleset gives them.
+      priority: ruleset.definition.rules.length - index,
+      conditions: rule.conditions as TopLevelCondition,
+      event: { type: rule.code },
+    })),
+    { allowUndefinedFacts: true },
+  );
 }
 
 const describe = (template: string, facts: RiskFacts) =>

@@ -199,6 +199,10 @@ export class RulesetService {
   /** Makes a draft or retired version the active one and retires the one it replaces. */
   async activate(version: string): Promise<RulesetView> {
     await this.em.transactional(async (tx) => {
+      // Activations take turns, so two of them cannot both see the same active version.
+      await tx.execute(
+        "select pg_advisory_xact_lock(hashtextextended('risk-ruleset-activation', 0))",
+      );
       const rows = await tx.find(
         RiskRulesetSchema,
         { $or: [{ version }, { status: 'active' }] },
@@ -233,7 +237,7 @@ export class RulesetService {
   }
 
   /**
-   * Scores up to `limit` stored applications, newest first, with a candidate ruleset and
+   * Scores up to `limit` stored applications whose personal data is kept, newest first, with a candidate ruleset and
    * counts how many would change level and recommended action. Nothing is written.
    */
   async dryRun(definition: RulesetDefinition, limit: number): Promise<DryRunResult> {
@@ -250,16 +254,18 @@ export class RulesetService {
     let cursor: { createdAt: Date; id: string } | null = null;
     while (result.evaluated < limit) {
       const em = this.em.fork();
+      // Erased applications are left out: facts rebuilt from erased columns would be wrong.
       const page: Application[] = await em.find(
         ApplicationSchema,
         cursor
           ? {
+              erasedAt: null,
               $or: [
                 { createdAt: { $lt: cursor.createdAt } },
                 { createdAt: cursor.createdAt, id: { $lt: cursor.id } },
               ],
             }
-          : {},
+          : { erasedAt: null },
         {
           orderBy: { createdAt: 'desc', id: 'desc' },
           limit: Math.min(1000, limit - result.evaluated),

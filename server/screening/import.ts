@@ -4,7 +4,7 @@ import { uuidv7 } from 'uuidv7';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import { ADMINISTRATION_CHAIN } from '../auth/api-keys.ts';
 import type { Actor } from '../shared/actor.ts';
-import { blockingKeys, screeningTokens } from './names.ts';
+import { blockingKeys, SCREENING_FORM_VERSION, screeningTokens } from './names.ts';
 import type { ParsedEntry, WatchlistFormat } from './parse.ts';
 
 export interface ImportSummary {
@@ -25,7 +25,15 @@ export interface ImportOptions {
   fileName: string;
   fileSha256: string;
   entries: ParsedEntry[];
+  /** Retire more than MAX_RETIRED_SHARE of the source's active entries. */
+  force?: boolean;
 }
+
+/**
+ * Largest share of a source's active entries one import retires without `force`. A truncated
+ * download or the wrong `--source` would otherwise retire most of a list.
+ */
+export const MAX_RETIRED_SHARE = 0.5;
 
 /** Entries sent to PostgreSQL per statement while the file is staged. */
 const STAGE_BATCH = 2000;
@@ -33,6 +41,7 @@ const STAGE_BATCH = 2000;
 /** Hashes the fields that matter, in a fixed order, so that reordered files hash the same. */
 function contentHash(entry: ParsedEntry): string {
   const fields = [
+    SCREENING_FORM_VERSION,
     entry.schema,
     entry.name,
     [...entry.aliases].sort(),
@@ -89,6 +98,11 @@ export async function importWatchlist(
   actor: Actor,
   options: ImportOptions,
 ): Promise<ImportSummary> {
+  if (options.entries.length === 0) {
+    throw new Error(
+      'the file holds no entries; an empty list would retire every entry of the source',
+    );
+  }
   const seen = new Set<string>();
   for (const entry of options.entries) {
     if (seen.has(entry.externalId)) {
@@ -126,6 +140,19 @@ export async function importWatchlist(
       await tx.execute(
         `insert into watchlist_staging (external_id, data) select value->>'externalId', value from jsonb_array_elements(?::jsonb)`,
         [JSON.stringify(rows.slice(start, start + STAGE_BATCH))],
+      );
+    }
+    const [share] = await tx.execute<{ active: string; missing: string }[]>(
+      `select count(*) as active,
+              count(*) filter (where not exists (select 1 from watchlist_staging s where s.external_id = e.external_id)) as missing
+       from watchlist_entries e where e.source = ? and e.active`,
+      [source],
+    );
+    const active = Number(share?.active ?? 0);
+    const missing = Number(share?.missing ?? 0);
+    if (!options.force && active > 0 && missing > active * MAX_RETIRED_SHARE) {
+      throw new Error(
+        `the file would retire ${missing} of the ${active} active entries of ${source}; check the file and the source, and pass --force if that is intended`,
       );
     }
     const now = new Date();

@@ -2,14 +2,18 @@ import anyAscii from 'any-ascii';
 import { distance } from 'fastest-levenshtein';
 
 /**
- * The form names are compared in: decomposed with marks removed, transliterated to Latin
- * letters (any-ascii covers Cyrillic, Greek, Arabic, Hebrew, CJK and most other scripts),
- * lower-cased, punctuation turned into spaces (apostrophes dropped, so "O'Neil" is "oneil"),
+ * The form names are compared in: transliterated to Latin letters (any-ascii covers
+ * Cyrillic, Greek, Arabic, Hebrew, Devanagari, CJK and most other scripts), decomposed with
+ * marks removed, lower-cased, punctuation turned into spaces (apostrophes dropped, so "O'Neil" is "oneil"),
  * spelling variants folded (see FOLDS), and the tokens sorted, so that word order does not
  * count.
  */
 export function screeningTokens(name: string): string[] {
-  const latin = anyAscii(name.normalize('NFKD').replace(/\p{M}/gu, ''))
+  // Transliterated before marks are removed: Devanagari vowel signs and Japanese voicing marks
+  // are combining marks that carry sounds.
+  const latin = anyAscii(name.normalize('NFC'))
+    .normalize('NFKD')
+    .replace(/\p{M}/gu, '')
     .toLowerCase()
     .replace(/['`\u2018\u2019\u02bc\u02bb]/g, '')
     .replace(/[^a-z0-9]+/g, ' ')
@@ -24,9 +28,9 @@ export function screeningTokens(name: string): string[] {
  * and "Mohamed" compare as equal or nearly so. Applied to listed and screened names alike.
  */
 const FOLDS: [RegExp, string][] = [
+  [/tsch|tch/g, 'ch'],
   [/shch|sch/g, 'sh'],
   [/dzh|dj|zh/g, 'j'],
-  [/tch|tsch/g, 'ch'],
   [/kh/g, 'h'],
   [/gh/g, 'g'],
   [/ph/g, 'f'],
@@ -48,6 +52,12 @@ export function foldSpelling(token: string): string {
 }
 
 export const screeningForm = (name: string) => screeningTokens(name).join(' ');
+
+/**
+ * Version of the screening form and blocking keys. It is part of each entry's content hash, so
+ * that after a change here the next import of a list rebuilds every stored name.
+ */
+export const SCREENING_FORM_VERSION = 2;
 
 /** Keys of one token: its first three letters, its last three, and its first consonants. */
 function tokenKeys(token: string): string[] {
@@ -100,6 +110,8 @@ const TOKEN_MATCH_FLOOR = 0.6;
  * query token the list lacks.
  */
 const MISSING_FROM_QUERY_WEIGHT = 0.15;
+/** Lowest similarity of two tokens joined to the one token they stand for. */
+const JOINED_MATCH_FLOOR = 0.85;
 
 export interface NameComparison {
   similarity: number;
@@ -139,9 +151,48 @@ export function compareNames(query: string[], listed: string[]): NameComparison 
     pairs.push({ query: q, listed: l, similarity });
     matched += similarity * (q.length + l.length);
   }
-  const unmatchedQuery = query.filter((_, i) => !usedQuery.has(i));
-  const unmatchedListed = listed.filter((_, j) => !usedListed.has(j));
-  const pairedLength = pairs.reduce((sum, pair) => sum + pair.query.length + pair.listed.length, 0);
+  let unmatchedQuery = query.filter((_, i) => !usedQuery.has(i));
+  let unmatchedListed = listed.filter((_, j) => !usedListed.has(j));
+  let pairedLength = pairs.reduce((sum, pair) => sum + pair.query.length + pair.listed.length, 0);
+  // A name written as one word on one side and as two on the other ("abdulrahman", "abdul
+  // rahman"): two unpaired tokens of one side, joined in either order, pair with one token.
+  for (const queryIsWhole of [true, false]) {
+    const wholes = queryIsWhole ? unmatchedQuery : unmatchedListed;
+    const parts = queryIsWhole ? unmatchedListed : unmatchedQuery;
+    for (const whole of [...wholes]) {
+      let best: { x: number; y: number; similarity: number } | null = null;
+      for (let x = 0; x < parts.length; x++) {
+        for (let y = 0; y < parts.length; y++) {
+          if (x === y) continue;
+          const similarity = tokenSimilarity(`${parts[x]}${parts[y]}`, whole);
+          if (similarity >= JOINED_MATCH_FLOOR && (!best || similarity > best.similarity)) {
+            best = { x, y, similarity };
+          }
+        }
+      }
+      if (!best) continue;
+      const joined = `${parts[best.x]} ${parts[best.y]}`;
+      const length = whole.length + joined.length - 1;
+      pairs.push(
+        queryIsWhole
+          ? { query: whole, listed: joined, similarity: best.similarity }
+          : { query: joined, listed: whole, similarity: best.similarity },
+      );
+      matched += best.similarity * length;
+      pairedLength += length;
+      const used = new Set([best.x, best.y]);
+      const rest = parts.filter((_, index) => !used.has(index));
+      const remaining = wholes.filter((token) => token !== whole);
+      if (queryIsWhole) {
+        unmatchedQuery = remaining;
+        unmatchedListed = rest;
+      } else {
+        unmatchedListed = remaining;
+        unmatchedQuery = rest;
+      }
+      break;
+    }
+  }
   const missing =
     lengthOf(unmatchedQuery) * 2 + lengthOf(unmatchedListed) * 2 * MISSING_FROM_QUERY_WEIGHT;
   const tokenScore = pairedLength + missing === 0 ? 0 : matched / (pairedLength + missing);

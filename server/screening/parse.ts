@@ -27,8 +27,9 @@ const OPENSANCTIONS_REQUIRED = ['id', 'schema', 'name'];
  * files start with a record whose first field is a number.
  */
 export function detectFormat(text: string): WatchlistFormat {
-  const firstLine = text.slice(0, text.indexOf('\n') === -1 ? undefined : text.indexOf('\n'));
-  const header = firstLine.replace(/^\uFEFF/, '').split(',');
+  const start = text.replace(/^\uFEFF/, '');
+  const firstLine = start.slice(0, start.indexOf('\n') === -1 ? undefined : start.indexOf('\n'));
+  const header = firstLine.split(',');
   if (OPENSANCTIONS_REQUIRED.every((column, index) => header[index]?.trim() === column)) {
     return 'opensanctions-simple-csv';
   }
@@ -113,6 +114,7 @@ function ofacDate(value: string): string | null {
   if (!match) return null;
   const [, day, month, year] = match;
   if (month && !MONTHS[month]) return null;
+  if (day && (Number(day) < 1 || Number(day) > 31)) return null;
   if (!month) return year as string;
   const yearMonth = `${year}-${MONTHS[month]}`;
   return day ? `${yearMonth}-${day.padStart(2, '0')}` : yearMonth;

@@ -1,4 +1,4 @@
-import type { EntityManager } from '@mikro-orm/postgresql';
+import { type EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { ApplicationSchema } from '../applications/application.entity.ts';
 import type { ScreeningSettings } from './screen.ts';
 import { screenApplication } from './service.ts';
@@ -29,10 +29,11 @@ export async function rescreenApproved(
   for (;;) {
     const em = root.fork();
     const batch = await em.transactional(async (tx) => {
+      // Shared locks, so that an erasure waits for the batch instead of racing its names.
       const applications = await tx.find(
         ApplicationSchema,
         { status: 'approved', erasedAt: null, id: { $gt: after } },
-        { orderBy: { id: 'asc' }, limit: BATCH },
+        { orderBy: { id: 'asc' }, limit: BATCH, lockMode: LockMode.PESSIMISTIC_READ },
       );
       const now = new Date();
       for (const application of applications) {

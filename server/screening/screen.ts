@@ -170,6 +170,18 @@ export async function recordMatches(
   return recorded;
 }
 
+/**
+ * Opens the application's dismissed matches again, for a resubmission under another name:
+ * the verdicts judged the name screened before. The earlier reviewer and reason are cleared.
+ */
+export async function reopenDismissedMatches(tx: EntityManager, applicationId: string) {
+  await tx.execute(
+    `update screening_matches set status = 'open', reviewed_by = null, reviewed_at = null, review_reason = null, version = version + 1
+     where application_id = ? and status = 'false_positive'`,
+    [applicationId],
+  );
+}
+
 /** Counts the matches that stand in the way of an approval: open and confirmed ones. */
 export async function approvalBlockers(
   tx: EntityManager,

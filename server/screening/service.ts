@@ -159,6 +159,18 @@ export class ScreeningService {
     reason: string,
   ): Promise<MatchView> {
     await this.em.transactional(async (tx) => {
+      // The application is locked before the match, in the order screening takes them, so
+      // that a verdict and a screening of the same application cannot deadlock.
+      const [owner] = await tx.execute<{ application_id: string }[]>(
+        'select application_id from screening_matches where id = ?',
+        [matchId],
+      );
+      if (!owner) throw notFound('Screening match', matchId);
+      const application = await this.application(
+        tx,
+        owner.application_id,
+        LockMode.PESSIMISTIC_WRITE,
+      );
       const match = await tx.findOne(
         ScreeningMatchSchema,
         { id: matchId },
@@ -193,8 +205,8 @@ export class ScreeningService {
         { field: 'from', value: previous },
         { field: 'to', value: status },
       ];
-      if (status === 'confirmed') {
-        const application = await this.application(tx, applicationId, LockMode.PESSIMISTIC_WRITE);
+      // Facts rebuilt from erased columns would be wrong, so an erased application keeps its score.
+      if (status === 'confirmed' && (application.riskFacts || !application.erasedAt)) {
         await raiseForConfirmedMatch(tx, application, now);
         changes.push(
           { field: 'riskScore', value: application.riskScore },
