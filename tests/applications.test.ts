@@ -103,6 +103,23 @@ intake('returns ISO dates over REST', async ({ url }) => {
   assert.is(new Date(response.body.createdAt).toISOString(), response.body.createdAt);
 });
 
+intake('checks and masks the date of birth', async ({ url, client }) => {
+  for (const dateOfBirth of ['1961-13-01', '04/03/1961', '1899-12-31', '2999-01-01']) {
+    const response = await http(url, 'POST', `${API}/applications`, {
+      json: applicationInput({ applicant: { dateOfBirth } }),
+    });
+    assert.is(response.status, 400, dateOfBirth);
+    assert.equal(pathsOf(response.body.data.issues), ['applicant.dateOfBirth'], dateOfBirth);
+  }
+
+  const created = await client.applications.create.mutate(
+    applicationInput({ applicant: { dateOfBirth: '1961-03-04' } }),
+  );
+  const opened = await client.applications.get.query({ id: created.id });
+  assert.is(created.applicant.dateOfBirth, '1961');
+  assert.is(opened.applicant.dateOfBirth, '1961-03-04');
+});
+
 intake('names every invalid field over REST', async ({ url }) => {
   const input = {
     externalReference: 'has space',

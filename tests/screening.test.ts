@@ -327,6 +327,22 @@ screening('rescreen reports new hits on approved', async (context) => {
   assert.is(match?.status, 'open');
 });
 
+screening('birth date decides a name match', async (context) => {
+  const { intake, alice } = context.clients;
+  const same = await intake.applications.create.mutate(
+    applicationInput({ applicant: { fullName: 'Dmitri Volkonov', dateOfBirth: '1961-03-04' } }),
+  );
+  const other = await intake.applications.create.mutate(
+    applicationInput({ applicant: { fullName: 'Dmitri Volkonov', dateOfBirth: '1990-01-01' } }),
+  );
+
+  const [match] = (await alice.screening.matches.query({ id: same.id })).items;
+  assert.is(match?.explanation.birthDate.result, 'agree');
+  assert.is(match?.explanation.country.result, 'disagree');
+  // The name alone scores 1; another birth year and another country bring it under 0.85.
+  assert.equal((await alice.screening.matches.query({ id: other.id })).items, []);
+});
+
 screening('duplicates ignore separators and case', async (context) => {
   const { intake, alice } = context.clients;
   const first = await intake.applications.create.mutate(

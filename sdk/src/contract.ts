@@ -61,7 +61,13 @@ export type AppRouter = TRPCBuiltRouter<
       create: TRPCMutationProcedure<{
         input: {
           externalReference: string;
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth?: undefined | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -84,7 +90,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -163,7 +175,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -278,7 +296,13 @@ export type AppRouter = TRPCBuiltRouter<
       }>;
       resubmit: TRPCMutationProcedure<{
         input: {
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth?: undefined | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -302,7 +326,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -381,7 +411,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -460,7 +496,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -691,7 +733,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -770,7 +818,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -849,7 +903,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -928,7 +988,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -1007,7 +1073,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -1086,7 +1158,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -1184,7 +1262,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -1283,7 +1367,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -1381,7 +1471,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -1465,7 +1561,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -1544,7 +1646,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;
@@ -1623,7 +1731,13 @@ export type AppRouter = TRPCBuiltRouter<
             | 'withdrawn'
             | 'expired';
           personalData: 'full' | 'masked' | 'erased';
-          applicant: { fullName: string; email: string; phone: string; country: string };
+          applicant: {
+            fullName: string;
+            email: string;
+            phone: string;
+            country: string;
+            dateOfBirth: null | string;
+          };
           document: {
             type: 'driving_licence' | 'residence_permit' | 'passport' | 'national_id_card';
             number: string;

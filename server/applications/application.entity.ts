@@ -19,6 +19,8 @@ export const ApplicationSchema = defineEntity({
     /** E.164, the form phone duplicates are compared in. */
     phone: p.string().length(16).index('applications_phone_index'),
     country: p.string().length(2),
+    /** YYYY-MM-DD as given; null when the applicant gave none or it was erased. */
+    dateOfBirth: p.string().length(10).nullable(),
     documentType: p.enum(DOCUMENT_TYPES),
     /** The document number as typed, encrypted with the application's data key; null once erased. */
     documentNumberEncrypted: p.text().nullable(),

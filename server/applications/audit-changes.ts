@@ -32,6 +32,7 @@ const AUDIT_CLASSIFICATION: Record<ApplicationField, 'value' | 'name' | 'omit'> 
   fullName: 'name',
   email: 'name',
   phone: 'name',
+  dateOfBirth: 'name',
   country: 'name',
   documentNumberEncrypted: 'name',
   documentIssuingCountry: 'name',

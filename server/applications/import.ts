@@ -22,8 +22,14 @@ export const CSV_COLUMNS = {
   document_image_url: 'document.imageUrl',
 } as const;
 
+/** Columns a CSV may have; an empty value counts as absent. */
+export const OPTIONAL_CSV_COLUMNS = { date_of_birth: 'applicant.dateOfBirth' } as const;
+
 const COLUMN_OF_PATH = new Map<string, string>(
-  Object.entries(CSV_COLUMNS).map(([column, path]) => [path, column]),
+  Object.entries({ ...CSV_COLUMNS, ...OPTIONAL_CSV_COLUMNS }).map(([column, path]) => [
+    path,
+    column,
+  ]),
 );
 
 export interface SourceRow {
@@ -92,6 +98,9 @@ export async function* readCsv(path: string): AsyncGenerator<SourceRow> {
     const input: Record<string, unknown> = {};
     for (const [column, field] of Object.entries(CSV_COLUMNS)) {
       if (record[column] !== undefined) setPath(input, field, record[column]);
+    }
+    for (const [column, field] of Object.entries(OPTIONAL_CSV_COLUMNS)) {
+      if (record[column]) setPath(input, field, record[column]);
     }
     yield { line: info.lines, input, format: 'csv' };
   }

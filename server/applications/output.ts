@@ -27,6 +27,7 @@ export function toApplicationOutput(
       email: personal.email,
       phone: personal.phone,
       country: application.country,
+      dateOfBirth: personal.dateOfBirth,
     },
     document: {
       type: application.documentType,

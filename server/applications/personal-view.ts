@@ -17,6 +17,7 @@ export interface PersonalFields {
   view: PersonalDataView;
   email: string;
   phone: string;
+  dateOfBirth: string | null;
   documentNumber: string;
   documentNumberComparable: string;
   documentImageUrl: string;
@@ -49,6 +50,7 @@ export async function personalFields(
       view: 'erased',
       email: ERASED,
       phone: ERASED,
+      dateOfBirth: null,
       documentNumber: ERASED,
       documentNumberComparable: ERASED,
       documentImageUrl: '',
@@ -60,6 +62,7 @@ export async function personalFields(
       view: 'masked',
       email: maskEmail(application.email),
       phone: maskTail(application.phone, 2),
+      dateOfBirth: application.dateOfBirth ? application.dateOfBirth.slice(0, 4) : null,
       documentNumber: `•••••${hint}`,
       documentNumberComparable: `•••••${hint}`,
       documentImageUrl: '',
@@ -71,6 +74,7 @@ export async function personalFields(
     view: 'full',
     email: application.email,
     phone: application.phone,
+    dateOfBirth: application.dateOfBirth ?? null,
     documentNumber: number,
     documentNumberComparable: normalized.ok ? normalized.value.comparable : '',
     documentImageUrl: application.documentImageUrl,

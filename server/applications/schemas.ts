@@ -44,6 +44,23 @@ const applicantInput = z
         examples: ['+44 (0)20 7946 0958'],
       }),
     country: countryCode().meta({ description: 'Country of residence, ISO 3166-1 alpha-2' }),
+    dateOfBirth: z.iso
+      .date({ error: 'must be a date, YYYY-MM-DD' })
+      // Piped, so that a malformed date gets one issue, not three.
+      .pipe(
+        z
+          .string()
+          .refine((value) => value >= '1900-01-01', 'must be 1900-01-01 or later')
+          .refine(
+            (value) => value <= new Date().toISOString().slice(0, 10),
+            'must not be in the future',
+          ),
+      )
+      .optional()
+      .meta({
+        description: 'Date of birth, YYYY-MM-DD; watchlist screening compares it when given',
+        examples: ['1961-03-04'],
+      }),
   })
   // The phone is read in the country of residence, so it is checked at the object level. The
   // check also runs when other fields are invalid (`when`), so one response lists every bad
@@ -126,6 +143,9 @@ export const applicationOutput = z
       email: z.string(),
       phone: z.string().meta({ description: 'E.164 phone number' }),
       country: z.string(),
+      dateOfBirth: z.string().nullable().meta({
+        description: 'YYYY-MM-DD in full view, the year alone when masked, null when not given',
+      }),
     }),
     document: z.object({
       type: documentType,

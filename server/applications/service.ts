@@ -125,6 +125,7 @@ export async function assessSubmission(
     tx,
     {
       name: input.applicant.fullName,
+      birthDate: input.applicant.dateOfBirth ?? null,
       countries: [...new Set([input.applicant.country, input.document.issuingCountry])],
     },
     screening,
@@ -209,6 +210,7 @@ export class ApplicationService {
           emailLookup: input.applicant.email.lookup,
           phone: input.applicant.phone,
           country: input.applicant.country,
+          dateOfBirth: input.applicant.dateOfBirth ?? null,
           documentType: input.document.type,
           ...sealDocumentNumber(this.vault, dataKey, id, input.document.number),
           documentIssuingCountry: input.document.issuingCountry,

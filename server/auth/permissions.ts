@@ -10,7 +10,7 @@ export const PERMISSIONS = {
   'applications.submit': 'Create, resubmit and withdraw applications',
   'applications.read': 'Read applications and list them',
   'applications.read_personal_data':
-    "Read an applicant's email, phone, document number and image in full, as an audited read",
+    "Read an applicant's email, phone, date of birth, document number and image in full, as an audited read",
   'applications.erase': "Erase a decided or withdrawn applicant's personal data",
   'review.read':
     'Read the queue, its summary, the workflow, timelines, screening matches, duplicates, watchlists and rulesets',

@@ -53,6 +53,7 @@ export async function eraseApplication(
       email: ERASED,
       emailLookup: `erased:${id}`,
       phone: '',
+      dateOfBirth: null,
       documentNumberEncrypted: null,
       documentNumberHash: null,
       documentNumberHint: null,
@@ -60,7 +61,7 @@ export async function eraseApplication(
       erasedAt: now,
     });
     await tx.execute(
-      `update application_attempts set full_name = ?, email = ?, phone = '', document_number_encrypted = null, document_number_hint = null, document_image_url = '' where application_id = ?`,
+      `update application_attempts set full_name = ?, email = ?, phone = '', date_of_birth = null, document_number_encrypted = null, document_number_hint = null, document_image_url = '' where application_id = ?`,
       [ERASED, ERASED, id],
     );
     await tx.execute(`update application_notes set text = ? where application_id = ?`, [

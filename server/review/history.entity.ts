@@ -71,6 +71,7 @@ export const AttemptSchema = defineEntity({
     fullName: p.string().length(200),
     email: p.string().length(254),
     phone: p.string().length(16),
+    dateOfBirth: p.string().length(10).nullable(),
     country: p.string().length(2),
     documentType: p.enum(DOCUMENT_TYPES),
     /** Encrypted with the application's data key; null once erased. */

@@ -318,6 +318,7 @@ export class ReviewService {
         fullName: application.fullName,
         email: application.email,
         phone: application.phone,
+        dateOfBirth: application.dateOfBirth ?? null,
         country: application.country,
         documentType: application.documentType,
         documentNumberEncrypted: this.vault.encrypt(
@@ -354,6 +355,7 @@ export class ReviewService {
       application.email = input.applicant.email.address;
       application.emailLookup = input.applicant.email.lookup;
       application.phone = input.applicant.phone;
+      application.dateOfBirth = input.applicant.dateOfBirth ?? null;
       application.country = input.applicant.country;
       application.documentType = input.document.type;
       Object.assign(
@@ -375,6 +377,7 @@ export class ReviewService {
           'fullName',
           'email',
           'phone',
+          'dateOfBirth',
           'country',
           'documentType',
           'documentNumberEncrypted',

@@ -314,6 +314,7 @@ export async function screenApplication(
     tx,
     {
       name: application.fullName,
+      birthDate: application.dateOfBirth ?? null,
       countries: [...new Set([application.country, application.documentIssuingCountry])],
     },
     settings,
