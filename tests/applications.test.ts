@@ -64,7 +64,7 @@ intake('stores the score with every factor', async ({ client }) => {
 
   const created = await client.applications.create.mutate(input);
 
-  const codes = created.risk.factors.map((factor) => factor.code).sort();
+  const codes = created.risk?.factors.map((factor) => factor.code).sort();
   assert.equal(codes, [
     'issuer_differs_from_residence',
     'issuer_elevated_risk',
@@ -72,11 +72,11 @@ intake('stores the score with every factor', async ({ client }) => {
     'weaker_document_type',
   ]);
   assert.is(
-    created.risk.score,
-    created.risk.factors.reduce((sum, factor) => sum + factor.points, 0),
+    created.risk?.score,
+    created.risk?.factors.reduce((sum, factor) => sum + factor.points, 0),
   );
-  assert.is(created.risk.level, 'medium');
-  assert.is(created.risk.rulesetVersion, 'intake-2025-10');
+  assert.is(created.risk?.level, 'medium');
+  assert.is(created.risk?.rulesetVersion, 'intake-2025-10');
 });
 
 intake('ignores status and score sent by the caller', async ({ url }) => {
@@ -263,7 +263,7 @@ intake('flags a duplicate email whatever its case', async ({ client }) => {
 
   assert.is(a.possibleDuplicate, false);
   assert.is(b.possibleDuplicate, true);
-  assert.ok(b.risk.factors.some((factor) => factor.code === 'duplicate_email'));
+  assert.ok(b.risk?.factors.some((factor) => factor.code === 'duplicate_email'));
 });
 
 intake('flags concurrent duplicates all but once', async ({ url, db }) => {
@@ -295,7 +295,7 @@ intake('flags a duplicate document whatever its separators', async ({ client }) 
     }),
   );
 
-  assert.ok(second.risk.factors.some((factor) => factor.code === 'duplicate_document'));
+  assert.ok(second.risk?.factors.some((factor) => factor.code === 'duplicate_document'));
 });
 
 intake('records the audit event in MongoDB', async ({ url }) => {

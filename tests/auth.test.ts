@@ -60,9 +60,9 @@ const EXPECTED_ACCESS: Record<string, string> = {
   'screening.review': 'review.work',
   'screening.duplicates': 'review.read',
   'screening.watchlists': 'review.read',
-  'risk.facts': 'review.read',
-  'risk.list': 'review.read',
-  'risk.get': 'review.read',
+  'risk.facts': 'rules.read',
+  'risk.list': 'rules.read',
+  'risk.get': 'rules.read',
   'risk.create': 'rules.manage',
   'risk.dryRun': 'rules.manage',
   'risk.activate': 'rules.manage',
@@ -285,6 +285,7 @@ tokens('a valid token names the operator and its roles', async ({ url }) => {
     'applications.submit',
     'review.read',
     'review.work',
+    'rules.read',
   ]);
 });
 

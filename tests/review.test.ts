@@ -142,7 +142,7 @@ review(
   'a high-risk approval needs a second operator; self-confirmation is 403',
   async ({ clients }) => {
     const app = await inStatus(clients, 'in_review', { highRisk: true });
-    assert.is(app.risk.level, 'high');
+    assert.is(app.risk?.level, 'high');
 
     const pending = await clients.alice.review.approve.mutate({
       id: app.id,
@@ -174,7 +174,7 @@ review(
 
 review('a low-risk approval takes effect at once', async ({ clients }) => {
   const app = await inStatus(clients, 'in_review');
-  assert.is(app.risk.level, 'low');
+  assert.is(app.risk?.level, 'low');
 
   const approved = await clients.alice.review.approve.mutate({
     id: app.id,
@@ -234,11 +234,11 @@ review('a confirmed risk override changes the level in effect only', async ({ cl
     }),
   );
 
-  assert.is(pending.risk.level, 'low');
+  assert.is(pending.risk?.level, 'low');
   assert.is(confirmed.status, 'in_review');
-  assert.is(confirmed.risk.level, 'high');
-  assert.is(confirmed.risk.computedLevel, 'low');
-  assert.ok(confirmed.risk.overridden);
+  assert.is(confirmed.risk?.level, 'high');
+  assert.is(confirmed.risk?.computedLevel, 'low');
+  assert.ok(confirmed.risk?.overridden);
   assert.is(same.data?.httpStatus, 400);
   assert.equal(
     same.data?.issues.map((issue: { path: string }) => issue.path),

@@ -136,10 +136,10 @@ rulesets('dry run, activation and old replays', async (context) => {
     applicationInput({ document: { issuingCountry: 'DE' } }),
   );
   const newScore = await context.supervisor.applications.get.query({ id: after.id });
-  assert.is(newScore.risk.rulesetVersion, 'intake-2026-12');
-  assert.is(newScore.risk.score, 30);
-  assert.is(newScore.risk.level, 'medium');
-  assert.is(newScore.risk.recommendedAction, 'review');
+  assert.is(newScore.risk?.rulesetVersion, 'intake-2026-12');
+  assert.is(newScore.risk?.score, 30);
+  assert.is(newScore.risk?.level, 'medium');
+  assert.is(newScore.risk?.recommendedAction, 'review');
 
   const oldReplay = await context.supervisor.risk.replay.query({ id: before.id });
   assert.is(oldReplay.rulesetVersion, INITIAL_RULESET.version);

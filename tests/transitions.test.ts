@@ -56,7 +56,7 @@ const ATTEMPTS: {
       alice.review.overrideRisk.mutate({
         id: app.id,
         version: app.version,
-        riskLevel: app.risk.level === 'high' ? 'low' : 'high',
+        riskLevel: app.risk?.level === 'high' ? 'low' : 'high',
         internalComment: 'Second look',
       }),
   },
@@ -201,7 +201,7 @@ async function checkStatus(
       // The list is narrowed to what this application can take now.
       const pending = app.review.decision?.state === 'pending_confirmation';
       const context = {
-        riskLevel: app.risk.level,
+        riskLevel: app.risk?.level ?? 'low',
         pendingKind: pending ? (app.review.decision?.kind ?? null) : null,
         retryAllowed: app.review.decision?.retryAllowed === true,
         resubmissionsLeft: app.review.resubmissionsLeft,
@@ -251,7 +251,7 @@ transitions('from expired: every transition gets 409', async ({ clients, orm }) 
 
 transitions('a pending high-risk approval confirms into approved', async ({ clients }) => {
   const app = await inStatus(clients, 'pending_confirmation', { highRisk: true });
-  assert.is(app.risk.level, 'high');
+  assert.is(app.risk?.level, 'high');
   assert.is(app.review.decision?.kind, 'approve');
 
   const confirmed = await clients.bob.review.confirm.mutate({ id: app.id, version: app.version });

@@ -16,6 +16,7 @@ export function toApplicationOutput(
   forOperator: boolean,
   personal: PersonalFields,
   now = new Date(),
+  showRisk = true,
 ) {
   return {
     id: application.id,
@@ -36,16 +37,20 @@ export function toApplicationOutput(
       issuingCountry: application.documentIssuingCountry,
       imageUrl: personal.documentImageUrl,
     },
-    risk: {
-      score: application.riskScore,
-      level: application.riskLevel,
-      computedLevel: application.computedRiskLevel,
-      overridden: application.riskLevel !== application.computedRiskLevel,
-      rulesetVersion: application.riskRulesetVersion,
-      recommendedAction: (application.recommendedAction ??
-        RECOMMENDED_ACTIONS[application.computedRiskLevel]) as RecommendedAction,
-      factors: application.riskFactors,
-    },
+    // Callers who cannot review, such as submitting systems, do not see the risk: its factors
+    // would tell them which applicants are on a watchlist.
+    risk: !showRisk
+      ? null
+      : {
+          score: application.riskScore,
+          level: application.riskLevel,
+          computedLevel: application.computedRiskLevel,
+          overridden: application.riskLevel !== application.computedRiskLevel,
+          rulesetVersion: application.riskRulesetVersion,
+          recommendedAction: (application.recommendedAction ??
+            RECOMMENDED_ACTIONS[application.computedRiskLevel]) as RecommendedAction,
+          factors: application.riskFactors,
+        },
     review: {
       // Operator ids name staff: only operators see them.
       assigneeId: forOperator ? (application.assigneeId ?? null) : null,

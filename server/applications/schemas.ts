@@ -154,19 +154,25 @@ export const applicationOutput = z
       issuingCountry: z.string(),
       imageUrl: z.string().meta({ description: 'Empty unless personalData is full' }),
     }),
-    risk: z.object({
-      score: z.number().int().min(0).max(100),
-      level: riskLevel,
-      computedLevel: riskLevel.meta({ description: 'Level the score gives' }),
-      overridden: z
-        .boolean()
-        .meta({ description: 'true when a confirmed override replaced the computed level' }),
-      rulesetVersion: z.string(),
-      recommendedAction: z
-        .enum(['clear', 'review', 'escalate'])
-        .meta({ description: 'What the computed level recommends' }),
-      factors: z.array(riskFactorOutput),
-    }),
+    risk: z
+      .object({
+        score: z.number().int().min(0).max(100),
+        level: riskLevel,
+        computedLevel: riskLevel.meta({ description: 'Level the score gives' }),
+        overridden: z
+          .boolean()
+          .meta({ description: 'true when a confirmed override replaced the computed level' }),
+        rulesetVersion: z.string(),
+        recommendedAction: z
+          .enum(['clear', 'review', 'escalate'])
+          .meta({ description: 'What the computed level recommends' }),
+        factors: z.array(riskFactorOutput),
+      })
+      .nullable()
+      .meta({
+        description:
+          'null for callers without the review.read permission, such as submitting systems: the factors would tell them who is on a watchlist',
+      }),
     review: z.object({
       assigneeId: z.string().nullable().meta({ description: 'Operator working on it, or null' }),
       assignedAt: dateTimeOutput().nullable(),

@@ -13,7 +13,7 @@ export const PERMISSIONS = {
     "Read an applicant's email, phone, date of birth, document number and image in full, as an audited read",
   'applications.erase': "Erase a decided or withdrawn applicant's personal data",
   'review.read':
-    'Read the queue, its summary, the workflow, timelines, screening matches, duplicates, watchlists and rulesets',
+    'Read the queue, its summary, the workflow, timelines, screening matches, duplicates, watchlists and risk replays',
   'review.work':
     'Claim, review, annotate and decide low- and medium-risk applications; screen them and review watchlist matches',
   'review.decide_high_risk': 'Decide high-risk applications',
@@ -23,6 +23,7 @@ export const PERMISSIONS = {
   'audit.verify': 'Verify the audit chains and anchors',
   'keys.manage': 'Create, list and revoke API keys',
   'webhooks.manage': 'Manage webhook subscriptions, their secrets and deliveries',
+  'rules.read': 'Read the risk rulesets and the facts their rules test',
   'rules.manage': 'Create risk rulesets, dry-run them over stored applications and activate them',
 } as const;
 export type Permission = keyof typeof PERMISSIONS;
@@ -41,6 +42,7 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'applications.read_personal_data',
     'review.read',
     'review.work',
+    'rules.read',
   ],
   supervisor: [
     'applications.submit',
@@ -53,10 +55,11 @@ export const ROLE_PERMISSIONS: Record<Role, readonly Permission[]> = {
     'review.confirm',
     'audit.read',
     'applications.erase',
+    'rules.read',
     'rules.manage',
   ],
-  auditor: ['applications.read', 'review.read', 'audit.read', 'audit.verify'],
-  admin: ['keys.manage', 'webhooks.manage', 'audit.verify', 'rules.manage'],
+  auditor: ['applications.read', 'review.read', 'audit.read', 'audit.verify', 'rules.read'],
+  admin: ['keys.manage', 'webhooks.manage', 'audit.verify', 'rules.read', 'rules.manage'],
 };
 
 export function isRole(value: unknown): value is Role {

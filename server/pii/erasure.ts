@@ -72,10 +72,15 @@ export async function eraseApplication(
       `update application_decisions set internal_comment = case when internal_comment is null then null else ? end, applicant_message = case when applicant_message is null then null else ? end, resolution_comment = case when resolution_comment is null then null else ? end where application_id = ?`,
       [ERASED, ERASED, ERASED, id],
     );
-    // Operators' verdict reasons may quote the applicant, and fully similar paired tokens
-    // would spell out the applicant's name.
+    // A match keeps its entry, score and verdict as the record of the screening. Its reason
+    // may quote the applicant, and its name comparison would spell the applicant's name out.
     await tx.execute(
-      `update screening_matches set review_reason = case when review_reason is null then null else ? end, explanation = jsonb_set(explanation, '{pairedTokens}', '[]'::jsonb) where application_id = ?`,
+      `update screening_matches
+       set review_reason = case when review_reason is null then null else ? end,
+           explanation = jsonb_set(
+             explanation || '{"matchedName": "", "nameSimilarity": 0, "pairedTokens": [], "unmatchedListedTokens": []}'::jsonb,
+             '{country,subject}', '[]'::jsonb)
+       where application_id = ?`,
       [ERASED, id],
     );
     await tx.execute('delete from idempotency_keys where application_id = ?', [id]);

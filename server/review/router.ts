@@ -6,6 +6,7 @@ import { canReadPersonalData, personalFields } from '../applications/personal-vi
 import { applicationOutput, PAGE_SIZE_DEFAULT } from '../applications/schemas.ts';
 import { ApplicationService } from '../applications/service.ts';
 import { recordRead } from '../audit/outbox.ts';
+import { permissionsOf } from '../auth/permissions.ts';
 import { documentNumberHash } from '../pii/documents.ts';
 import { isOperator } from '../shared/actor.ts';
 import type { Context } from '../trpc/context.ts';
@@ -84,7 +85,15 @@ export async function applicationResponse(
     application,
     options.auditedRead === true,
   );
-  return toApplicationOutput(application, decision, ctx.review, isOperator(ctx.actor), personal);
+  return toApplicationOutput(
+    application,
+    decision,
+    ctx.review,
+    isOperator(ctx.actor),
+    personal,
+    new Date(),
+    permissionsOf(ctx.actor.roles ?? []).has('review.read'),
+  );
 }
 
 const service = (ctx: Context) => new ReviewService(ctx.em, ctx.actor, ctx.review, ctx.vault);

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { ApplicationService } from '../applications/service.ts';
-import { applicationIdInput } from '../review/schemas.ts';
+import { applicationIdInput, freeText } from '../review/schemas.ts';
 import { bodyInt } from '../shared/query-params.ts';
 import { dateTimeOutput } from '../shared/zod-fields.ts';
 import { operatorAllow, router } from '../trpc/init.ts';
@@ -24,6 +24,11 @@ const version = z
   .trim()
   .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, 'must be 1-64 letters, digits, ".", "_" or "-"')
   .meta({ description: 'Ruleset version, e.g. intake-2026-12' });
+/** A new version: "active" names the active one in reads, so it cannot be a version. */
+const newVersion = version.refine(
+  (value) => value.toLowerCase() !== 'active',
+  '"active" is reserved for the active version',
+);
 
 const rulesetOutput = z.object({
   version: z.string(),
@@ -44,7 +49,7 @@ const factorOutput = z.object({
 const changeCount = z.object({ from: z.string(), to: z.string(), count: z.number().int() });
 
 export const riskRouter = router({
-  facts: operatorAllow('review.read')
+  facts: operatorAllow('rules.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -61,7 +66,7 @@ export const riskRouter = router({
       items: Object.entries(RISK_FACTS).map(([fact, description]) => ({ fact, description })),
     })),
 
-  list: operatorAllow('review.read')
+  list: operatorAllow('rules.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -76,7 +81,7 @@ export const riskRouter = router({
     .output(z.object({ items: z.array(rulesetOutput) }))
     .query(async ({ ctx }) => ({ items: await new RulesetService(ctx.em, ctx.actor).list() })),
 
-  get: operatorAllow('review.read')
+  get: operatorAllow('rules.read')
     .meta({
       openapi: {
         method: 'GET',
@@ -110,8 +115,8 @@ export const riskRouter = router({
     })
     .input(
       z.object({
-        version,
-        description: z.string().trim().min(1).max(500),
+        version: newVersion,
+        description: freeText(500),
         definition: rulesetDefinition,
       }),
     )
@@ -134,7 +139,7 @@ export const riskRouter = router({
         description:
           'Scores the newest `limit` stored applications with the candidate and compares with their stored level and recommended action. Nothing is written.',
         protect: true,
-        errorResponses: ERRORS,
+        errorResponses: { ...ERRORS, 409: 'Another dry run is running on this server' },
       },
     })
     .input(

@@ -50,21 +50,31 @@ export type RiskFacts = {
 };
 const FACT_NAMES = Object.keys(RISK_FACTS) as [RiskFactName, ...RiskFactName[]];
 
-/** json-rules-engine's built-in operators. */
+/**
+ * json-rules-engine's built-in operators that apply to the facts, which are all scalars:
+ * `contains` and `doesNotContain` test arrays, so they are left out.
+ */
 const OPERATORS = [
   'equal',
   'notEqual',
   'in',
   'notIn',
-  'contains',
-  'doesNotContain',
   'lessThan',
   'lessThanInclusive',
   'greaterThan',
   'greaterThanInclusive',
 ] as const;
 
-const scalar = z.union([z.string().max(200), z.number(), z.boolean(), z.null()]);
+/** Text stored in a ruleset: no control or bidirectional characters, which PostgreSQL or a reader would misread. */
+const plainText = (max: number) =>
+  z
+    .string()
+    .max(max, `must be at most ${max} characters`)
+    .refine(
+      (text) => !/[\p{Cc}\u202A-\u202E\u2066-\u2069]/u.test(text),
+      'must not contain control or bidirectional characters',
+    );
+const scalar = z.union([plainText(200), z.number(), z.boolean(), z.null()]);
 const factCondition = z
   .object({
     fact: z.enum(FACT_NAMES),
@@ -75,7 +85,32 @@ const factCondition = z
       z.object({ fact: z.enum(FACT_NAMES) }).strict(),
     ]),
   })
-  .strict();
+  .strict()
+  .superRefine((condition, context) => {
+    const list = Array.isArray(condition.value);
+    if ((condition.operator === 'in' || condition.operator === 'notIn') !== list) {
+      context.addIssue({
+        code: 'custom',
+        path: ['value'],
+        message: list
+          ? `must be a single value or {"fact": ...} for ${condition.operator}`
+          : `must be a list for ${condition.operator}`,
+      });
+    }
+    const ordering =
+      condition.operator.startsWith('lessThan') || condition.operator.startsWith('greaterThan');
+    if (
+      ordering &&
+      typeof condition.value !== 'number' &&
+      !(typeof condition.value === 'object' && condition.value !== null && !list)
+    ) {
+      context.addIssue({
+        code: 'custom',
+        path: ['value'],
+        message: `must be a number or {"fact": ...} for ${condition.operator}`,
+      });
+    }
+  });
 
 /**
  * Conditions nest: `all`, `any` and `not` over fact comparisons or further groups, three
@@ -92,6 +127,17 @@ const innerGroup = group(factCondition);
 const middleGroup = group(z.union([factCondition, innerGroup]));
 const topCondition = group(z.union([factCondition, middleGroup]));
 
+/** Fact comparisons one ruleset may hold, which bounds the cost of scoring and of dry runs. */
+const MAX_COMPARISONS = 1000;
+
+function countComparisons(value: unknown): number {
+  if (Array.isArray(value))
+    return value.reduce((sum: number, item) => sum + countComparisons(item), 0);
+  if (typeof value !== 'object' || value === null) return 0;
+  if ('fact' in value && 'operator' in value) return 1;
+  return Object.values(value).reduce((sum: number, item) => sum + countComparisons(item), 0);
+}
+
 /** The conditions, points and thresholds of a ruleset, as they are stored and sent. */
 export const rulesetDefinition = z
   .object({
@@ -102,10 +148,8 @@ export const rulesetDefinition = z
             code: z
               .string()
               .regex(/^[a-z][a-z0-9_]{0,63}$/, 'must be 1-64 lower-case letters, digits or "_"'),
-            description: z
-              .string()
-              .min(1)
-              .max(300)
+            description: plainText(300)
+              .pipe(z.string().min(1, 'must not be empty'))
               .meta({ description: 'Shown to operators; {factName} is replaced by the fact' }),
             conditions: topCondition.meta({
               description:
@@ -123,6 +167,10 @@ export const rulesetDefinition = z
       .refine(
         (rules) => new Set(rules.map((rule) => rule.code)).size === rules.length,
         'rule codes must be unique',
+      )
+      .refine(
+        (rules) => countComparisons(rules) <= MAX_COMPARISONS,
+        `must hold at most ${MAX_COMPARISONS} fact comparisons in all`,
       ),
     thresholds: z
       .object({
@@ -354,7 +402,7 @@ function engineFor(ruleset: Ruleset): Engine {
 
 const describe = (template: string, facts: RiskFacts) =>
   template.replace(/\{(\w+)\}/g, (whole, name: string) =>
-    name in facts ? String(facts[name as RiskFactName]) : whole,
+    Object.hasOwn(RISK_FACTS, name) ? String(facts[name as RiskFactName]) : whole,
   );
 
 /**

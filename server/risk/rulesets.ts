@@ -128,6 +128,9 @@ export interface DryRunResult {
   actionChanges: ChangeCount[];
 }
 
+/** Whether a dry run is running in this process: one at a time keeps the server responsive. */
+let dryRunning = false;
+
 /** Creates, reads, dry-runs and activates rulesets for one request's actor. */
 export class RulesetService {
   constructor(
@@ -241,6 +244,18 @@ export class RulesetService {
    * counts how many would change level and recommended action. Nothing is written.
    */
   async dryRun(definition: RulesetDefinition, limit: number): Promise<DryRunResult> {
+    if (dryRunning) {
+      throw conflict('A dry run is running on this server; try again when it ends.');
+    }
+    dryRunning = true;
+    try {
+      return await this.scoreStored(definition, limit);
+    } finally {
+      dryRunning = false;
+    }
+  }
+
+  private async scoreStored(definition: RulesetDefinition, limit: number): Promise<DryRunResult> {
     const candidate: Ruleset = { version: `dry-run:${Date.now()}:${Math.random()}`, definition };
     const levels = new Map<string, number>();
     const actions = new Map<string, number>();
@@ -284,6 +299,8 @@ export class RulesetService {
       }
       const last = page[page.length - 1] as Application;
       cursor = { createdAt: last.createdAt, id: last.id };
+      // Scoring is CPU work; other requests get their turn between pages.
+      await new Promise((resolve) => setImmediate(resolve));
     }
     result.levelChanges = counts(levels);
     result.actionChanges = counts(actions);

@@ -4,9 +4,9 @@ import { distance } from 'fastest-levenshtein';
 /**
  * The form names are compared in: transliterated to Latin letters (any-ascii covers
  * Cyrillic, Greek, Arabic, Hebrew, Devanagari, CJK and most other scripts), decomposed with
- * marks removed, lower-cased, punctuation turned into spaces (apostrophes dropped, so "O'Neil" is "oneil"),
- * spelling variants folded (see FOLDS), and the tokens sorted, so that word order does not
- * count.
+ * marks removed, lower-cased, apostrophes, hyphens and periods dropped, other punctuation
+ * turned into spaces, spelling variants folded (see FOLDS), repeated words dropped, and the
+ * tokens sorted, so that word order does not count.
  */
 export function screeningTokens(name: string): string[] {
   // Transliterated before marks are removed: Devanagari vowel signs and Japanese voicing marks
@@ -15,11 +15,14 @@ export function screeningTokens(name: string): string[] {
     .normalize('NFKD')
     .replace(/\p{M}/gu, '')
     .toLowerCase()
-    .replace(/['`\u2018\u2019\u02bc\u02bb]/g, '')
+    // Apostrophes, hyphens and periods join what they separate: "O'Neil", "Kri-votuk" and
+    // "L.o.r.u" are one word each. Initials keep their space: "J. R. Smith".
+    .replace(/['`\u2018\u2019\u02bc\u02bb.\u2010\u2011-]/g, '')
     .replace(/[^a-z0-9]+/g, ' ')
     .trim();
   if (latin === '') return [];
-  return latin.split(' ').map(foldSpelling).sort();
+  // A word written twice counts once, so repeating it cannot dilute the comparison.
+  return [...new Set(latin.split(' ').map(foldSpelling))].sort();
 }
 
 /**
@@ -57,7 +60,7 @@ export const screeningForm = (name: string) => screeningTokens(name).join(' ');
  * Version of the screening form and blocking keys. It is part of each entry's content hash, so
  * that after a change here the next import of a list rebuilds every stored name.
  */
-export const SCREENING_FORM_VERSION = 2;
+export const SCREENING_FORM_VERSION = 3;
 
 /** Keys of one token: its first three letters, its last three, and its first consonants. */
 function tokenKeys(token: string): string[] {
@@ -124,75 +127,88 @@ export interface NameComparison {
 }
 
 /**
- * Compares two token lists. Tokens are paired greedily, most similar first; the result is the
- * length-weighted share of paired characters, where unpaired query tokens count in full and
- * unpaired listed tokens count at MISSING_FROM_QUERY_WEIGHT. Tokens written together on one
- * side and apart on the other ("abdulrahman", "abdul rahman") are compared joined as well.
+ * Pairs one token with two of the other side written together, where that fits better than
+ * any single token: a name written as one word on one side and as two on the other
+ * ("abdulrahman", "abdul rahman"). Returns the pair and the indexes it uses, or null.
+ */
+function bestJoin(whole: string, parts: readonly string[], usable: (index: number) => boolean) {
+  let single = 0;
+  for (const part of parts) single = Math.max(single, tokenSimilarity(whole, part));
+  let best: { x: number; y: number; similarity: number } | null = null;
+  for (let x = 0; x < parts.length; x++) {
+    for (let y = 0; y < parts.length; y++) {
+      if (x === y || !usable(x) || !usable(y)) continue;
+      const similarity = tokenSimilarity(`${parts[x]}${parts[y]}`, whole);
+      if (
+        similarity >= JOINED_MATCH_FLOOR &&
+        similarity > single &&
+        similarity > (best?.similarity ?? 0)
+      ) {
+        best = { x, y, similarity };
+      }
+    }
+  }
+  return best;
+}
+
+/**
+ * Compares two token lists. Joined words are paired first (see bestJoin), then single tokens
+ * greedily, most similar first. The result is the length-weighted share of paired
+ * characters, where unpaired query tokens count in full and unpaired listed tokens count at
+ * MISSING_FROM_QUERY_WEIGHT.
  */
 export function compareNames(query: string[], listed: string[]): NameComparison {
+  const usedQuery = new Set<number>();
+  const usedListed = new Set<number>();
+  const pairs: NameComparison['pairs'] = [];
+  let matched = 0;
+  let pairedLength = 0;
+  const pair = (queryText: string, listedText: string, similarity: number, length: number) => {
+    pairs.push({ query: queryText, listed: listedText, similarity });
+    matched += similarity * length;
+    pairedLength += length;
+  };
+
+  for (const [wholes, parts, usedWholes, usedParts, queryIsWhole] of [
+    [query, listed, usedQuery, usedListed, true],
+    [listed, query, usedListed, usedQuery, false],
+  ] as const) {
+    for (let w = 0; w < wholes.length; w++) {
+      if (usedWholes.has(w)) continue;
+      const whole = wholes[w] as string;
+      const join = bestJoin(whole, parts, (index) => !usedParts.has(index));
+      if (!join) continue;
+      usedWholes.add(w);
+      usedParts.add(join.x);
+      usedParts.add(join.y);
+      const joined = `${parts[join.x]} ${parts[join.y]}`;
+      const length = whole.length + joined.length - 1;
+      if (queryIsWhole) pair(whole, joined, join.similarity, length);
+      else pair(joined, whole, join.similarity, length);
+    }
+  }
+
   const candidates: { i: number; j: number; similarity: number }[] = [];
   for (let i = 0; i < query.length; i++) {
+    if (usedQuery.has(i)) continue;
     for (let j = 0; j < listed.length; j++) {
+      if (usedListed.has(j)) continue;
       const similarity = tokenSimilarity(query[i] as string, listed[j] as string);
       if (similarity >= TOKEN_MATCH_FLOOR) candidates.push({ i, j, similarity });
     }
   }
   candidates.sort((a, b) => b.similarity - a.similarity || a.i - b.i || a.j - b.j);
-  const usedQuery = new Set<number>();
-  const usedListed = new Set<number>();
-  const pairs: NameComparison['pairs'] = [];
-  let matched = 0;
   for (const { i, j, similarity } of candidates) {
     if (usedQuery.has(i) || usedListed.has(j)) continue;
     usedQuery.add(i);
     usedListed.add(j);
     const q = query[i] as string;
     const l = listed[j] as string;
-    pairs.push({ query: q, listed: l, similarity });
-    matched += similarity * (q.length + l.length);
+    pair(q, l, similarity, q.length + l.length);
   }
-  let unmatchedQuery = query.filter((_, i) => !usedQuery.has(i));
-  let unmatchedListed = listed.filter((_, j) => !usedListed.has(j));
-  let pairedLength = pairs.reduce((sum, pair) => sum + pair.query.length + pair.listed.length, 0);
-  // A name written as one word on one side and as two on the other ("abdulrahman", "abdul
-  // rahman"): two unpaired tokens of one side, joined in either order, pair with one token.
-  for (const queryIsWhole of [true, false]) {
-    const wholes = queryIsWhole ? unmatchedQuery : unmatchedListed;
-    const parts = queryIsWhole ? unmatchedListed : unmatchedQuery;
-    for (const whole of [...wholes]) {
-      let best: { x: number; y: number; similarity: number } | null = null;
-      for (let x = 0; x < parts.length; x++) {
-        for (let y = 0; y < parts.length; y++) {
-          if (x === y) continue;
-          const similarity = tokenSimilarity(`${parts[x]}${parts[y]}`, whole);
-          if (similarity >= JOINED_MATCH_FLOOR && (!best || similarity > best.similarity)) {
-            best = { x, y, similarity };
-          }
-        }
-      }
-      if (!best) continue;
-      const joined = `${parts[best.x]} ${parts[best.y]}`;
-      const length = whole.length + joined.length - 1;
-      pairs.push(
-        queryIsWhole
-          ? { query: whole, listed: joined, similarity: best.similarity }
-          : { query: joined, listed: whole, similarity: best.similarity },
-      );
-      matched += best.similarity * length;
-      pairedLength += length;
-      const used = new Set([best.x, best.y]);
-      const rest = parts.filter((_, index) => !used.has(index));
-      const remaining = wholes.filter((token) => token !== whole);
-      if (queryIsWhole) {
-        unmatchedQuery = remaining;
-        unmatchedListed = rest;
-      } else {
-        unmatchedListed = remaining;
-        unmatchedQuery = rest;
-      }
-      break;
-    }
-  }
+
+  const unmatchedQuery = query.filter((_, i) => !usedQuery.has(i));
+  const unmatchedListed = listed.filter((_, j) => !usedListed.has(j));
   const missing =
     lengthOf(unmatchedQuery) * 2 + lengthOf(unmatchedListed) * 2 * MISSING_FROM_QUERY_WEIGHT;
   const tokenScore = pairedLength + missing === 0 ? 0 : matched / (pairedLength + missing);

@@ -71,7 +71,7 @@ export async function inStatus(
       if (options.highRisk) return alice.review.approve.mutate({ ...ref(), ...decision });
       return alice.review.overrideRisk.mutate({
         ...ref(),
-        riskLevel: app.risk.level === 'high' ? 'low' : 'high',
+        riskLevel: app.risk?.level === 'high' ? 'low' : 'high',
         internalComment: 'Known customer of the bank',
       });
     case 'resubmission_requested':
