@@ -24,15 +24,22 @@ export async function startBenchServer(
   throw new Error('server was not ready within 30 s');
 }
 
-/** Builds an application with a new external reference, email and document number. */
+/** Numbers for the phones of the generated applications, from a random start. */
+let phoneSequence = Math.floor(Math.random() * 500_000);
+
+/**
+ * Builds an application with a new external reference, email, phone and document number, so
+ * that no two of them are duplicates that take turns on one lock.
+ */
 export function applicationBody(): string {
   const key = randomUUID();
+  phoneSequence = (phoneSequence + 1) % 1_000_000;
   return JSON.stringify({
     externalReference: `bench-${key}`,
     applicant: {
       fullName: 'Ana-María Larsson',
       email: `ana.${key.slice(0, 12)}@example.org`,
-      phone: '+44 20 7946 0958',
+      phone: `+44 7400 ${String(phoneSequence).padStart(6, '0')}`,
       country: 'GB',
     },
     document: {

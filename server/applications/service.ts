@@ -49,6 +49,12 @@ const isListCursor = (values: unknown[]): values is [string, string] =>
 /** The applicant and document data of one submission: intake or a resubmission. */
 export type SubmissionData = Pick<CreateApplicationInput, 'applicant' | 'document'>;
 
+/**
+ * Duplicates counted per field at most: a value shared by many applications, such as a call
+ * centre's phone, would otherwise make every submission count them all.
+ */
+const DUPLICATE_COUNT_CAP = 100;
+
 interface SubmissionLookup {
   email_count: string;
   document_count: string;
@@ -97,9 +103,9 @@ export async function assessSubmission(
   const excludeParams = options.excludeId ? [options.excludeId] : [];
   const [row] = await tx.execute<SubmissionLookup[]>(
     `select
-      (select count(*) from applications where email_lookup = ?${exclude}) as email_count,
-      (select count(*) from applications where document_type = ? and document_issuing_country = ? and document_number_hash = ?${exclude}) as document_count,
-      (select count(*) from applications where phone = ?${exclude}) as phone_count,
+      (select count(*) from (select 1 from applications where email_lookup = ?${exclude} limit ${DUPLICATE_COUNT_CAP}) as d) as email_count,
+      (select count(*) from (select 1 from applications where document_type = ? and document_issuing_country = ? and document_number_hash = ?${exclude} limit ${DUPLICATE_COUNT_CAP}) as d) as document_count,
+      (select count(*) from (select 1 from applications where phone = ?${exclude} limit ${DUPLICATE_COUNT_CAP}) as d) as phone_count,
       (select array_agg(entry_id) from screening_matches where application_id = ? and status = 'false_positive') as dismissed,
       (select array_agg(entry_id) from screening_matches where application_id = ? and status = 'confirmed') as confirmed,
       (select version from risk_rulesets where status = 'active') as ruleset_version,
