@@ -179,9 +179,10 @@ function phoneFor(country: CountryCode): string {
   if (!example) throw new Error(`no example phone number for ${country}`);
   const base = example.number;
   for (let attempt = 0; attempt < 5; attempt++) {
-    const candidate = `${base.slice(0, -3)}${digits(3)}`;
-    if (parsePhoneNumberFromString(candidate)?.isValid())
-      return example.formatInternational().replace(/\d{3}$/, candidate.slice(-3));
+    const candidate = parsePhoneNumberFromString(`${base.slice(0, -3)}${digits(3)}`);
+    // Formatted from the candidate itself: the last group of a formatted number is not always
+    // three digits long.
+    if (candidate?.isValid()) return candidate.formatInternational();
   }
   return example.formatInternational();
 }

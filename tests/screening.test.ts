@@ -255,6 +255,8 @@ screening('intake match blocks approval until dismissed', async (context) => {
   });
   assert.is(dismissed.status, 'false_positive');
   assert.is(dismissed.reviewedBy, 'bob');
+  const rescored = await alice.applications.get.query({ id: created.id });
+  assert.not.ok(rescored.risk?.factors.some((factor) => factor.code.startsWith('watchlist_')));
 
   const again = await alice.screening.run.mutate({ id: created.id });
   assert.is(again.newMatches, 0);

@@ -524,7 +524,9 @@ export class ReviewService {
         const blockers = await approvalBlockers(tx, id);
         if (blockers.open + blockers.confirmed > 0) {
           throw conflict(
-            `Application ${id} cannot be approved: ${blockers.confirmed} confirmed and ${blockers.open} unreviewed watchlist match(es). Review the matches first; a confirmed match blocks approval.`,
+            blockers.confirmed > 0
+              ? `Application ${id} cannot be approved: ${blockers.confirmed} watchlist match(es) are confirmed, and a confirmed match blocks approval.`
+              : `Application ${id} cannot be approved: ${blockers.open} watchlist match(es) are not reviewed yet. Confirm or dismiss them first.`,
             undefined,
             {
               currentStatus: statusBefore,

@@ -32,7 +32,7 @@ export const RISK_FACTS = {
   duplicateEmailCount: 'Other applications with the same email',
   duplicateDocumentCount: 'Other applications with the same document',
   duplicatePhoneCount: 'Other applications with the same phone',
-  watchlistMatchCount: 'Watchlist matches not dismissed as false positives',
+  watchlistMatchCount: 'Watchlist matches waiting for an operator to confirm or dismiss them',
   watchlistConfirmedCount: 'Watchlist matches an operator confirmed',
 } as const;
 export type RiskFactName = keyof typeof RISK_FACTS;

@@ -205,15 +205,19 @@ export class ScreeningService {
         { field: 'from', value: previous },
         { field: 'to', value: status },
       ];
-      // Facts rebuilt from erased columns would be wrong, so an erased application keeps its score.
-      if (status === 'confirmed' && (application.riskFacts || !application.erasedAt)) {
-        await raiseForConfirmedMatch(tx, application, now);
-        changes.push(
-          { field: 'riskScore', value: application.riskScore },
-          { field: 'riskLevel', value: application.riskLevel },
-        );
-      }
       await tx.flush();
+      // Facts rebuilt from erased columns would be wrong, so an erased application keeps its score.
+      if (application.riskFacts || !application.erasedAt) {
+        const before = application.riskScore;
+        await rescoreAfterVerdict(tx, application, now);
+        if (application.riskScore !== before) {
+          changes.push(
+            { field: 'riskScore', value: application.riskScore },
+            { field: 'riskLevel', value: application.riskLevel },
+          );
+          await tx.flush();
+        }
+      }
       await recordAuditEvent(tx, this.actor, {
         applicationId,
         action: 'screening.match_reviewed',
@@ -281,24 +285,37 @@ export class ScreeningService {
 }
 
 /**
- * Scores the application again with its own ruleset version and one more confirmed match, and
- * raises the level in effect to what the new score gives.
+ * Scores the application again with its own ruleset version, with the watchlist facts set to
+ * its open and confirmed matches now. The level in effect follows the new level unless an
+ * override replaced it, and a confirmed match raises even an overridden level.
  */
-async function raiseForConfirmedMatch(
+async function rescoreAfterVerdict(
   tx: EntityManager,
   application: Application,
   now: Date,
 ): Promise<void> {
-  const facts = factsOf(application);
+  const [counts] = await tx.execute<{ open: string; confirmed: string }[]>(
+    `select count(*) filter (where status = 'open') as open,
+            count(*) filter (where status = 'confirmed') as confirmed
+     from screening_matches where application_id = ?`,
+    [application.id],
+  );
   const ruleset = await rulesetOf(tx, application.riskRulesetVersion).catch(() =>
     activeRuleset(tx),
   );
+  const overridden = application.riskLevel !== application.computedRiskLevel;
   const risk = await evaluateRuleset(ruleset, {
-    ...facts,
-    watchlistConfirmedCount: facts.watchlistConfirmedCount + 1,
+    ...factsOf(application),
+    watchlistMatchCount: Number(counts?.open ?? 0),
+    watchlistConfirmedCount: Number(counts?.confirmed ?? 0),
   });
+  if (risk.score === application.riskScore && risk.level === application.computedRiskLevel) {
+    return;
+  }
   applyAssessment(application, risk);
-  if (RANK[risk.level] > RANK[application.riskLevel]) application.riskLevel = risk.level;
+  if (!overridden || RANK[risk.level] > RANK[application.riskLevel]) {
+    application.riskLevel = risk.level;
+  }
   application.updatedAt = now;
 }
 
