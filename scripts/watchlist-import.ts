@@ -1,7 +1,7 @@
 // Loads a sanctions or PEP list:
 // npm run watchlist:import -- FILE [--source NAME] [--rescreen] [--force]
-// FILE is an OpenSanctions targets.simple.csv or an OFAC SDN CSV; the layout is detected from
-// its first line. The source defaults to opensanctions or ofac-sdn. A newer file of the same
+// FILE is an OpenSanctions targets.simple.csv or an OFAC SDN CSV, told apart by its first
+// line. The source defaults to opensanctions or ofac-sdn. A newer file of the same
 // source updates, adds and retires entries, in one transaction. With --rescreen, approved
 // applications are screened again afterwards (see scripts/watchlist-rescreen.ts). An import
 // that would retire more than half of the source's active entries needs --force.

@@ -1,6 +1,6 @@
 // Screens every approved application again against the active watchlist entries, for example
 // after a list update: npm run watchlist:rescreen [-- --json]
-// New matches are stored as open, audited and sent as screening.match_found webhooks; the
+// New matches are stored as open, audited and sent as screening.match_found webhooks. The
 // report lists each application with a new match. Matches found again keep their verdict.
 import { parseArgs } from 'node:util';
 import { loadConfigOrExit } from '../server/config.ts';

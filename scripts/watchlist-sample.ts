@@ -1,6 +1,6 @@
 // Writes data/watchlist-sample.csv: a made-up sanctions and PEP list in the OpenSanctions
-// targets.simple.csv layout, for tests and demos. Every name is invented from syllables; none
-// is a real listed person. The same seed gives the same file.
+// targets.simple.csv layout, for tests and demos. Every name is invented from syllables, so
+// none is a real listed person. Each run writes the same file.
 // Usage: npm run watchlist:sample -- [ENTRIES] [OUTPUT]
 import { writeFileSync } from 'node:fs';
 import { seededRandom } from './seeded-random.ts';
@@ -87,12 +87,12 @@ for (let index = 1; index <= count; index++) {
   const aliases: string[] = [];
   let birthDate = '';
   if (person) {
-    const given = word(2);
+    const givenName = word(2);
     const middle = random() < 0.3 ? word(2) : '';
     const family = word(2 + Math.floor(random() * 2));
-    name = [given, middle, family].filter(Boolean).join(' ');
-    if (random() < 0.4) aliases.push(`${family}, ${given}`);
-    if (random() < 0.3) aliases.push(cyrillic(`${given} ${family}`));
+    name = [givenName, middle, family].filter(Boolean).join(' ');
+    if (random() < 0.4) aliases.push(`${family}, ${givenName}`);
+    if (random() < 0.3) aliases.push(cyrillic(`${givenName} ${family}`));
     const year = 1940 + Math.floor(random() * 60);
     const month = String(1 + Math.floor(random() * 12)).padStart(2, '0');
     const day = String(1 + Math.floor(random() * 28)).padStart(2, '0');

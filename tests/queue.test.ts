@@ -104,7 +104,7 @@ queue.before(async (context) => {
         version: app.version,
       });
     }
-    // The intake system's response leaves the risk out; an operator's read has it.
+    // The intake system's response leaves the risk out, and an operator's read contains it.
     if (!app.risk) app = await context.clients.alice.applications.get.query({ id: app.id });
     context.apps.push(app);
   }

@@ -181,9 +181,9 @@ screening('import adds, updates, retires, restores', async (context) => {
     listRow('t-1', 'Dmitri Volkonov', 'Дмитрий Волконов;Dmitry Volkonov'),
     listRow('t-4', 'Teodor Inventarov'),
   ];
-  const refused = await runImport(context, secondRows);
-  assert.is(refused.code, 1);
-  assert.match(refused.stderr, 'would retire 2 of the 3 active entries');
+  const rejected = await runImport(context, secondRows);
+  assert.is(rejected.code, 1);
+  assert.match(rejected.stderr, 'would retire 2 of the 3 active entries');
   const second = await importList(context, secondRows, ['--force']);
   assert.match(second, '1 added, 1 updated, 0 restored, 2 retired, 0 unchanged');
   const retired = await context.db.query(
@@ -364,7 +364,7 @@ screening('birth date decides a name match', async (context) => {
   const [match] = (await alice.screening.matches.query({ id: same.id })).items;
   assert.is(match?.explanation.birthDate.result, 'agree');
   assert.is(match?.explanation.country.result, 'disagree');
-  // The name alone scores 1; another birth year and another country bring it under 0.85.
+  // The name alone scores 1, and another birth year and country bring it under 0.85.
   assert.equal((await alice.screening.matches.query({ id: other.id })).items, []);
 });
 

@@ -1,6 +1,6 @@
 // Builds the labelled query names of the screening quality benchmark from the OFAC SDN list.
-// Positives are variants of listed individuals, each labelled with the entry it must find;
-// negatives are names that no entry lists. The same list and seed give the same set.
+// Positives are variants of listed individuals, each labelled with the entry it must find.
+// Negatives are names that no entry lists. The same list always gives the same set.
 import { screeningForm } from '../../server/screening/names.ts';
 import type { ParsedEntry } from '../../server/screening/parse.ts';
 import { seededRandom } from '../seeded-random.ts';
@@ -131,16 +131,16 @@ export function buildLabelledQueries(
   // Half the negatives join the given names of one listed person to the surname of another:
   // every word is on the list, the person is not. The other half are applicant names.
   const combined = Math.floor(options.negatives / 2);
-  let made = 0;
-  while (made < combined) {
-    const [given] = naturalOrder(pick(people).name).split(' ');
+  let combinedCount = 0;
+  while (combinedCount < combined) {
+    const [givenName] = naturalOrder(pick(people).name).split(' ');
     const surname = pick(people).name.split(', ')[0] as string;
-    const name = `${given} ${naturalOrder(surname)}`;
+    const name = `${givenName} ${naturalOrder(surname)}`;
     if (listedForms.has(screeningForm(name)) || queries.some((item) => item.query === name)) {
       continue;
     }
     queries.push({ query: name, kind: 'combined_names', expected: null });
-    made += 1;
+    combinedCount += 1;
   }
   const applicants = [...new Set(unlistedNames)].filter(
     (name) => !listedForms.has(screeningForm(name)),

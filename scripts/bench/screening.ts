@@ -40,11 +40,11 @@ function namePools() {
     for (let index = 0; index < syllables; index++) text += pick(ONSETS) + pick(VOWELS);
     return text + pick(CODAS);
   };
-  const given = [...new Set(Array.from({ length: 4000 }, () => word(2)))];
+  const givenNames = [...new Set(Array.from({ length: 4000 }, () => word(2)))];
   const family = [
     ...new Set(Array.from({ length: 60_000 }, () => word(2 + Math.floor(random() * 2)))),
   ];
-  return { given, family, random };
+  return { givenNames, family, random };
 }
 
 const settingsFrom = (overrides: Partial<ScreeningSettings> = {}): ScreeningSettings => {
@@ -121,7 +121,7 @@ async function generateEntries(
            array[(array['RU','IR','KP','SY','VE','BY','MM','CU','AF','LY'])[1 + (hashint4(i + 13) & 2147483647) % 10]],
            '{}', '{synthetic}', '{synthetic}', md5(i::text), true, now(), now()
          from generate_series($3::int, $4::int) as i`,
-        [pools.given, pools.family, start, end],
+        [pools.givenNames, pools.family, start, end],
       );
     }
     // Screening forms and keys come from the same code as an import's.
@@ -175,7 +175,7 @@ function scaleQueries(pools: ReturnType<typeof namePools>, rows: number): string
       queries.push(`entry:${entry}`);
     } else {
       queries.push(
-        `${hashPick(pools.given, Math.floor(random() * 1e9))} ${hashPick(pools.family, Math.floor(random() * 1e9))}x`,
+        `${hashPick(pools.givenNames, Math.floor(random() * 1e9))} ${hashPick(pools.family, Math.floor(random() * 1e9))}x`,
       );
     }
   }
@@ -331,9 +331,9 @@ async function quality(log: (line: string) => void) {
 }
 
 /**
- * At a threshold, a query alerts when any entry scores at or above it. An alert is right when
- * the query is a variant and its entry is among the matches; recall is the share of variants
- * whose entry matched.
+ * Judges the scores at one threshold. A query alerts when any entry scores at or above it, and
+ * an alert is right when the query is a variant and its entry is among the matches. Recall is
+ * the share of variants whose entry matched.
  */
 function judge(scored: Scored[], threshold: number) {
   let alerts = 0;
@@ -404,7 +404,7 @@ export async function runScreeningBenchmark(options: { fresh: boolean }): Promis
       '',
       '### Precision and recall on the OFAC SDN list',
       '',
-      `${labelled.length} labelled query names (\`docs/screening-labels.csv\`), built by \`scripts/bench/screening-labels.ts\` from the SDN list of 2024-05-03 and screened against the whole list (${entriesCount.toLocaleString('en')} entries). Positives are listed individuals written differently: given names first, tokens reordered, diacritics added, a middle name dropped, one typo, another transliteration, or Cyrillic script. Negatives are the given name of one listed person with the surname of another, and made-up applicant names from \`data/sample-applications.csv\`, none of them listed. A query alerts when any entry scores at the threshold or above; an alert is right when the query is a variant and its entry matched.`,
+      `${labelled.length} labelled query names (\`docs/screening-labels.csv\`), built by \`scripts/bench/screening-labels.ts\` from the SDN list of 2024-05-03 and screened against the whole list (${entriesCount.toLocaleString('en')} entries). Positives are listed individuals written differently: given names first, tokens reordered, diacritics added, a middle name dropped, one typo, another transliteration, or Cyrillic script. Negatives are the given name of one listed person with the surname of another, and made-up applicant names from \`data/sample-applications.csv\`, none of them listed. A query alerts when any entry scores at the threshold or above. An alert is right when the query is a variant and its entry matched.`,
       '',
       `At the default threshold ${threshold}: precision **${at.precision.toFixed(3)}**, recall **${at.recall.toFixed(3)}** (limit ${QUALITY_LIMIT} each).`,
       '',

@@ -19,7 +19,7 @@ export const ApplicationSchema = defineEntity({
     /** E.164, the form phone duplicates are compared in. */
     phone: p.string().length(16).index('applications_phone_index'),
     country: p.string().length(2),
-    /** YYYY-MM-DD as given; null when the applicant gave none or it was erased. */
+    /** Date of birth, YYYY-MM-DD, or null when the applicant gave none or it was erased. */
     dateOfBirth: p.string().length(10).nullable(),
     documentType: p.enum(DOCUMENT_TYPES),
     /** The document number as typed, encrypted with the application's data key; null once erased. */
@@ -37,9 +37,9 @@ export const ApplicationSchema = defineEntity({
     computedRiskLevel: p.enum(RISK_LEVELS),
     riskFactors: p.json<RiskFactor[]>(),
     riskRulesetVersion: p.string().length(64),
-    /** The facts the ruleset scored, so that the score can be replayed; null before rulesets. */
+    /** Facts the ruleset scored, kept so the score can be replayed. Null before rulesets. */
     riskFacts: p.json<RiskFacts>().nullable(),
-    /** clear, review or escalate, from the level the ruleset gave; null before rulesets. */
+    /** Recommended action (clear, review or escalate) of the computed level. Null before rulesets. */
     recommendedAction: p.string().length(16).nullable(),
     /** Set at intake when another application has the same email or document. */
     possibleDuplicate: p.boolean(),

@@ -39,7 +39,7 @@ const AUDIT_CLASSIFICATION: Record<ApplicationField, 'value' | 'name' | 'omit'> 
   documentImageUrl: 'name',
   // Risk factor descriptions quote countries; the score and level above summarise them.
   riskFactors: 'name',
-  // Facts quote countries too; the ruleset version and score above identify the scoring.
+  // Facts quote countries too, and the ruleset version and score above identify the scoring.
   riskFacts: 'name',
   recommendedAction: 'value',
   // Derived from email and the document number, which are recorded by name already.

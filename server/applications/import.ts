@@ -22,7 +22,7 @@ export const CSV_COLUMNS = {
   document_image_url: 'document.imageUrl',
 } as const;
 
-/** Columns a CSV may have; an empty value counts as absent. */
+/** Optional CSV columns. An empty value counts as absent. */
 export const OPTIONAL_CSV_COLUMNS = { date_of_birth: 'applicant.dateOfBirth' } as const;
 
 const COLUMN_OF_PATH = new Map<string, string>(

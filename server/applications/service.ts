@@ -68,8 +68,8 @@ interface SubmissionLookup {
 
 /**
  * Scores a submission, screens the applicant against the watchlists, and looks for other
- * applications with the same email, document or phone; `excludeId` leaves out the application
- * being resubmitted, whose dismissed matches do not count. With `externalReference`, it also
+ * applications with the same email, document or phone. `excludeId` leaves out the application
+ * being resubmitted, and its reviewed matches count by their verdict. With `externalReference`, it also
  * returns the application that already has that reference, if any.
  */
 export async function assessSubmission(

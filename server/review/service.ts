@@ -338,7 +338,7 @@ export class ReviewService {
         replacedAt: now,
       });
 
-      // A dismissal judged the name screened then; another name is judged again.
+      // A dismissal judged the name screened then, so another name is judged again.
       if (screeningForm(input.applicant.fullName) !== screeningForm(application.fullName)) {
         await reopenDismissedMatches(tx, application.id);
       }

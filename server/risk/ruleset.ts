@@ -15,7 +15,7 @@ import {
 export const RISK_LEVELS = ['low', 'medium', 'high'] as const;
 export type RiskLevel = (typeof RISK_LEVELS)[number];
 
-/** What each level recommends to the operator. */
+/** The action each level recommends to the operator. */
 export const RECOMMENDED_ACTIONS = { low: 'clear', medium: 'review', high: 'escalate' } as const;
 export type RecommendedAction = (typeof RECOMMENDED_ACTIONS)[RiskLevel];
 
@@ -127,7 +127,7 @@ const innerGroup = group(factCondition);
 const middleGroup = group(z.union([factCondition, innerGroup]));
 const topCondition = group(z.union([factCondition, middleGroup]));
 
-/** Fact comparisons one ruleset may hold, which bounds the cost of scoring and of dry runs. */
+/** Maximum fact comparisons in one ruleset, which bounds the cost of scoring and of dry runs. */
 const MAX_COMPARISONS = 1000;
 
 function countComparisons(value: unknown): number {
@@ -219,7 +219,7 @@ const positive = (name: RiskFactName) => ({
 
 /**
  * The first ruleset, which every database starts with: the FATF country tiers and the checks
- * described in intake-rules.ts. Its version is immutable; a changed ruleset gets a new one.
+ * described in intake-rules.ts. Its version never changes, and a changed ruleset gets a new one.
  */
 export const INITIAL_RULESET: Ruleset = {
   version: RULESET_VERSION,
@@ -372,7 +372,8 @@ export function riskFacts(input: RiskInput): RiskFacts {
   };
 }
 
-const RANK: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
+/** Order of the levels, lowest first. */
+export const LEVEL_RANK: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
 
 export function levelForScore(
   score: number,
@@ -420,7 +421,7 @@ export async function evaluateRuleset(ruleset: Ruleset, facts: RiskFacts): Promi
   );
   let level = levelForScore(score, ruleset.definition.thresholds);
   for (const rule of rules) {
-    if (rule.outcome && RANK[rule.outcome] > RANK[level]) level = rule.outcome;
+    if (rule.outcome && LEVEL_RANK[rule.outcome] > LEVEL_RANK[level]) level = rule.outcome;
   }
   return {
     score,

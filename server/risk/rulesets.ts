@@ -21,7 +21,7 @@ import {
   riskFacts,
 } from './ruleset.ts';
 
-/** Ruleset definitions by version; a stored version never changes, so they never go stale. */
+/** Ruleset definitions by version. A stored version never changes, so they never go stale. */
 const cache = new Map<string, Ruleset>();
 
 /** Loads a ruleset version, from the cache when it was loaded before. */
@@ -36,7 +36,7 @@ export async function rulesetOf(em: EntityManager, version: string): Promise<Rul
   return ruleset;
 }
 
-/** The active ruleset; the initial one when none is stored, as in a database not yet migrated. */
+/** Loads the active ruleset, or returns the initial one when none is stored. */
 export async function activeRuleset(em: EntityManager, version?: string | null): Promise<Ruleset> {
   if (version) return rulesetOf(em, version);
   const [row] = await em.execute<{ version: string }[]>(
@@ -46,8 +46,9 @@ export async function activeRuleset(em: EntityManager, version?: string | null):
 }
 
 /**
- * The facts of an application scored before rulesets stored them, rebuilt from its columns.
- * Duplicate and watchlist counts are known only as present or absent, so they count as 1.
+ * Returns an application's stored facts, or rebuilds them from its columns when it was scored
+ * before facts were stored. Duplicate and watchlist counts are then known only as present or
+ * absent, so they count as 1.
  */
 export function factsOf(application: Application): RiskFacts {
   if (application.riskFacts) return application.riskFacts;
@@ -190,9 +191,12 @@ export class RulesetService {
       });
     } catch (error) {
       if (error instanceof UniqueConstraintViolationException) {
-        throw conflict(`Ruleset version ${version} exists; a stored version never changes.`, {
-          cause: error,
-        });
+        throw conflict(
+          `Ruleset version ${version} exists. Store the changed rules under a new version.`,
+          {
+            cause: error,
+          },
+        );
       }
       throw error;
     }
@@ -245,7 +249,7 @@ export class RulesetService {
    */
   async dryRun(definition: RulesetDefinition, limit: number): Promise<DryRunResult> {
     if (dryRunning) {
-      throw conflict('A dry run is running on this server; try again when it ends.');
+      throw conflict('A dry run is running on this server. Try again when it ends.');
     }
     dryRunning = true;
     try {
@@ -299,7 +303,7 @@ export class RulesetService {
       }
       const last = page[page.length - 1] as Application;
       cursor = { createdAt: last.createdAt, id: last.id };
-      // Scoring is CPU work; other requests get their turn between pages.
+      // Scoring is CPU work, so other requests get their turn between pages.
       await new Promise((resolve) => setImmediate(resolve));
     }
     result.levelChanges = counts(levels);
@@ -311,7 +315,7 @@ export class RulesetService {
   async replay(application: Application) {
     if (!application.riskFacts) {
       throw conflict(
-        `Application ${application.id} was scored before facts were stored; it cannot be replayed exactly.`,
+        `Application ${application.id} was scored before facts were stored, so it cannot be replayed exactly.`,
       );
     }
     const ruleset = await rulesetOf(this.em, application.riskRulesetVersion);

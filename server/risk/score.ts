@@ -24,7 +24,7 @@ export const DOCUMENT_TYPES = [
 ] as const;
 export type DocumentType = (typeof DOCUMENT_TYPES)[number];
 
-/** Scores a submission with a ruleset, the initial one unless given; deterministic. */
+/** Scores a submission with a ruleset, the initial one unless given. The same input gives the same score. */
 export function assessIntakeRisk(
   input: RiskInput,
   ruleset: Ruleset = INITIAL_RULESET,

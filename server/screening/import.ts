@@ -100,7 +100,7 @@ export async function importWatchlist(
 ): Promise<ImportSummary> {
   if (options.entries.length === 0) {
     throw new Error(
-      'the file holds no entries; an empty list would retire every entry of the source',
+      'the file contains no entries, and importing it would retire every entry of the source; check the file',
     );
   }
   const seen = new Set<string>();

@@ -2,11 +2,11 @@ import anyAscii from 'any-ascii';
 import { distance } from 'fastest-levenshtein';
 
 /**
- * The form names are compared in: transliterated to Latin letters (any-ascii covers
- * Cyrillic, Greek, Arabic, Hebrew, Devanagari, CJK and most other scripts), decomposed with
- * marks removed, lower-cased, apostrophes, hyphens and periods dropped, other punctuation
- * turned into spaces, spelling variants folded (see FOLDS), repeated words dropped, and the
- * tokens sorted, so that word order does not count.
+ * Splits a name into the tokens it is compared by. The name is transliterated to Latin
+ * letters with any-ascii, decomposed with marks removed, and lower-cased. Apostrophes,
+ * hyphens and periods are dropped and other punctuation separates tokens. Spelling variants
+ * are folded (see FOLDS), repeated words dropped, and the tokens sorted, so word order does
+ * not count.
  */
 export function screeningTokens(name: string): string[] {
   // Transliterated before marks are removed: Devanagari vowel signs and Japanese voicing marks
@@ -26,9 +26,9 @@ export function screeningTokens(name: string): string[] {
 }
 
 /**
- * Spellings that transliteration systems and languages write differently for the same sound,
- * folded to one: "Dzhamal" and "Jamal", "Khaled" and "Haled", "Yuriy" and "Iurii", "Mohammed"
- * and "Mohamed" compare as equal or nearly so. Applied to listed and screened names alike.
+ * Spellings that transliteration systems and languages write differently for the same sound.
+ * Folded to one, "Dzhamal" and "Jamal", "Khaled" and "Haled", "Yuriy" and "Iurii", "Mohammed"
+ * and "Mohamed" compare as equal or nearly so. Listed and screened names are folded alike.
  */
 const FOLDS: [RegExp, string][] = [
   [/tsch|tch/g, 'ch'],
@@ -60,24 +60,23 @@ export const screeningForm = (name: string) => screeningTokens(name).join(' ');
  * Version of the screening form and blocking keys. It is part of each entry's content hash, so
  * that after a change here the next import of a list rebuilds every stored name.
  */
-export const SCREENING_FORM_VERSION = 3;
+export const SCREENING_FORM_VERSION = 4;
 
 /** Keys of one token: its first three letters, its last three, and its first consonants. */
 function tokenKeys(token: string): string[] {
   const skeleton = token[0] + token.slice(1).replace(/[aeiou]/g, '');
-  return [...new Set([`p${token.slice(0, 3)}`, `s${token.slice(-3)}`, `k${skeleton.slice(0, 4)}`])];
+  return [`p${token.slice(0, 3)}`, `s${token.slice(-3)}`, `k${skeleton.slice(0, 4)}`];
 }
 
-/** Tokens of a name that take part in blocking keys; more would only add keys. */
+/** Maximum tokens of a name that take part in blocking keys, which bounds their number. */
 const MAX_KEYED_TOKENS = 8;
 
 /**
- * Blocking keys of a name in screening form: for every pair of its tokens, every combination
- * of their token keys. Two names get a common key when two of their tokens agree at the start,
- * at the end or in their consonants, so that one typo, a dropped middle name, another word
- * order or another vowel spelling keeps a common key. A name of one token gets that token's
- * keys alone. The keys are exact values under a GIN index: finding the names that share one
- * costs about the same at ten thousand names as at a million.
+ * Builds the blocking keys of a name in screening form: for every pair of its tokens, their
+ * prefixes together, their suffixes together and their consonants together. Two names share a
+ * key when two of their tokens agree at the start, at the end or in their consonants. One typo, a dropped middle name, another word
+ * order or another vowel spelling therefore leaves a shared key. A name of one token gets that
+ * token's keys alone.
  */
 export function blockingKeys(tokens: readonly string[]): string[] {
   const keyed = tokens
@@ -88,15 +87,17 @@ export function blockingKeys(tokens: readonly string[]): string[] {
   const keys = new Set<string>();
   for (let i = 0; i < keyed.length; i++) {
     for (let j = i + 1; j < keyed.length; j++) {
-      for (const a of keyed[i] as string[]) {
-        for (const b of keyed[j] as string[]) keys.add(a < b ? `${a}|${b}` : `${b}|${a}`);
+      for (let kind = 0; kind < 3; kind++) {
+        const a = (keyed[i] as string[])[kind] as string;
+        const b = (keyed[j] as string[])[kind] as string;
+        keys.add(a < b ? `${a}|${b}` : `${b}|${a}`);
       }
     }
   }
   return [...keys].sort();
 }
 
-/** A PostgreSQL array literal of blocking keys, which hold only [a-z0-9|]. */
+/** Formats blocking keys as a PostgreSQL array literal. Keys contain only [a-z0-9|]. */
 export const keyArrayLiteral = (keys: readonly string[]) => `{${keys.join(',')}}`;
 
 /** Edit similarity of two tokens: 1 for equal, 0 for nothing in common. */

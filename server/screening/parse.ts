@@ -57,7 +57,7 @@ function countryCodes(values: string[]): string[] {
 /** Birth dates of OpenSanctions files are ISO dates of any precision. */
 const isoDatePrefix = (value: string) => value.match(/^\d{4}(-\d{2}(-\d{2})?)?/)?.[0] ?? '';
 
-/** Reads OpenSanctions `targets.simple.csv`: a header row and ";"-separated multi-values. */
+/** Reads OpenSanctions `targets.simple.csv`, which has a header row and ";" between values. */
 export function parseOpenSanctions(text: string): ParsedEntry[] {
   const rows = parse(text, {
     columns: true,
@@ -108,7 +108,7 @@ const MONTHS: Record<string, string> = {
   Dec: '12',
 };
 
-/** One OFAC date: "10 Dec 1948", "Dec 1948" or "1948". */
+/** Converts one OFAC date ("10 Dec 1948", "Dec 1948" or "1948") to ISO form, or null. */
 function ofacDate(value: string): string | null {
   const match = value.trim().match(/^(?:(\d{1,2}) )?(?:([A-Z][a-z]{2}) )?(\d{4})$/);
   if (!match) return null;
@@ -120,7 +120,7 @@ function ofacDate(value: string): string | null {
   return day ? `${yearMonth}-${day.padStart(2, '0')}` : yearMonth;
 }
 
-/** A DOB remark: a date, "circa 1960", or a range "1960 to 1962" given as each year. */
+/** Reads a DOB remark: a date, "circa 1960", or a range "1960 to 1962" as each of its years. */
 function ofacBirthDates(value: string): string[] {
   const text = value.replace(/^circa /, '').replace(/\.$/, '');
   const range = text.split(' to ');
@@ -158,7 +158,7 @@ const field = (value: string | undefined) => {
 };
 
 /**
- * Reads the OFAC SDN CSV: no header; `ent_num, SDN_Name, SDN_Type, Program, ..., Remarks`,
+ * Reads the OFAC SDN CSV, which has no header: `ent_num, SDN_Name, SDN_Type, Program, ..., Remarks`,
  * with `-0-` for empty. Aliases, birth dates, nationality and documents are parsed out of the
  * remarks, whose statements are separated by "; ".
  */

@@ -1,6 +1,6 @@
 import { compareNames, type NameComparison, round, screeningTokens } from './names.ts';
 
-/** Who is screened: a name, and a birth date and countries where they are known. */
+/** The person screened: a name, and a birth date and countries where they are known. */
 export interface ScreeningSubject {
   name: string;
   /** YYYY-MM-DD. */
@@ -9,7 +9,7 @@ export interface ScreeningSubject {
   countries: readonly string[];
 }
 
-/** A listed entry as the matcher sees it. */
+/** The fields of a listed entry that the scorer compares. */
 export interface ListedEntry {
   names: readonly string[];
   /** YYYY, YYYY-MM or YYYY-MM-DD, as precise as the list is. */
@@ -32,7 +32,7 @@ export interface MatchExplanation {
   country: { result: FeatureResult; subject: string[]; listed: string[]; adjustment: number };
 }
 
-/** Score changes of the birth date and country checks; names decide, these tip the balance. */
+/** Score changes from the birth date and country checks, which adjust the name similarity. */
 export const ADJUSTMENTS = {
   birthDateAgree: 0.05,
   birthDateDisagree: -0.15,
@@ -40,7 +40,7 @@ export const ADJUSTMENTS = {
   countryDisagree: -0.05,
 } as const;
 
-/** Compares a full birth date with listed ones of any precision; the best result wins. */
+/** Compares a full birth date with listed ones of any precision. The best result counts. */
 export function compareBirthDates(
   subject: string | null | undefined,
   listed: readonly string[],

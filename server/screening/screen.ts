@@ -4,7 +4,7 @@ import type { ApplicationStatus } from '../applications/status.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
 import type { Actor } from '../shared/actor.ts';
 import { recordWebhookEvent } from '../webhooks/events.ts';
-import { blockingKeys, keyArrayLiteral, screeningForm, screeningTokens } from './names.ts';
+import { blockingKeys, keyArrayLiteral, screeningTokens } from './names.ts';
 import { type MatchExplanation, type ScreeningSubject, scoreEntry } from './score.ts';
 import type { MatchStatus } from './watchlist.entity.ts';
 
@@ -39,10 +39,10 @@ interface CandidateRow {
 }
 
 /**
- * Screens a subject against the active person entries of every list. Names that share a
- * blocking key with the subject's name are the candidates, ranked by trigram similarity; a
- * name of one word is looked up through the trigram index instead. The scorer then compares
- * each candidate in full.
+ * Screens a subject against the active person entries of every list. The candidates are the
+ * names that share a blocking key with the subject's name, ranked by trigram similarity. A
+ * name of one word has no pair of tokens, so it is looked up through the trigram index. The
+ * scorer then compares each candidate in full.
  */
 export async function findMatches(
   em: EntityManager,
@@ -98,9 +98,7 @@ export async function findMatches(
   return matches.sort((a, b) => b.explanation.score - a.explanation.score);
 }
 
-export const hasScreenableName = (name: string) => screeningForm(name) !== '';
-
-/** What recording a screening's matches did. */
+/** The outcome of recording one screening's matches. */
 export interface RecordedMatches {
   /** Matches new to this application. */
   added: { id: string; entryId: string; score: number }[];
@@ -182,7 +180,7 @@ export async function reopenDismissedMatches(tx: EntityManager, applicationId: s
   );
 }
 
-/** Counts the matches that stand in the way of an approval: open and confirmed ones. */
+/** Counts the application's open and confirmed matches, which block its approval. */
 export async function approvalBlockers(
   tx: EntityManager,
   applicationId: string,

@@ -1,12 +1,13 @@
 import { type EntityManager, LockMode } from '@mikro-orm/postgresql';
 import { type Application, ApplicationSchema } from '../applications/application.entity.ts';
 import { recordAuditEvent } from '../audit/outbox.ts';
-import { evaluateRuleset, type RiskLevel } from '../risk/ruleset.ts';
+import { evaluateRuleset, LEVEL_RANK } from '../risk/ruleset.ts';
 import { activeRuleset, applyAssessment, factsOf, rulesetOf } from '../risk/rulesets.ts';
 import type { Actor } from '../shared/actor.ts';
 import { conflict, notFound } from '../shared/errors.ts';
 import type { MatchExplanation } from './score.ts';
 import {
+  approvalBlockers,
   findMatches,
   type RecordedMatches,
   recordMatches,
@@ -109,8 +110,6 @@ export interface DuplicateLink {
   sharedFields: ('email' | 'document' | 'phone')[];
 }
 
-const RANK: Record<RiskLevel, number> = { low: 0, medium: 1, high: 2 };
-
 /**
  * Screening results, on-demand screening and match review of one application, on a request's
  * EntityManager fork.
@@ -122,7 +121,7 @@ export class ScreeningService {
     private readonly settings: ScreeningSettings,
   ) {}
 
-  /** The application's matches, highest score first. */
+  /** Lists the application's matches, highest score first. */
   async matches(applicationId: string): Promise<MatchView[]> {
     await this.application(this.em, applicationId);
     const rows = await this.em.execute<MatchRow[]>(
@@ -149,8 +148,8 @@ export class ScreeningService {
   }
 
   /**
-   * Records an operator's verdict on a match. A confirmed match raises the application's risk
-   * to high and stays confirmed; a false positive may still be confirmed later.
+   * Records an operator's verdict on a match and scores the application again. A confirmation
+   * is final, but a false positive may still be confirmed later.
    */
   async review(
     matchId: string,
@@ -159,8 +158,8 @@ export class ScreeningService {
     reason: string,
   ): Promise<MatchView> {
     await this.em.transactional(async (tx) => {
-      // The application is locked before the match, in the order screening takes them, so
-      // that a verdict and a screening of the same application cannot deadlock.
+      // Screening locks the application before it writes matches, so a verdict takes the locks
+      // in the same order, and the two cannot deadlock.
       const [owner] = await tx.execute<{ application_id: string }[]>(
         'select application_id from screening_matches where id = ?',
         [matchId],
@@ -232,7 +231,7 @@ export class ScreeningService {
   /** Other applications with the same email, document or phone, newest first. */
   async duplicates(applicationId: string): Promise<DuplicateLink[]> {
     const application = await this.application(this.em, applicationId);
-    // The fields duplicates are found by are gone once erased; an erased phone is empty.
+    // Erasure empties the fields duplicates are found by, and every erased phone is empty.
     if (application.erasedAt) return [];
     const rows = await this.em.execute<
       { id: string; status: Application['status']; created_at: Date; shared: string[] }[]
@@ -294,32 +293,27 @@ async function rescoreAfterVerdict(
   application: Application,
   now: Date,
 ): Promise<void> {
-  const [counts] = await tx.execute<{ open: string; confirmed: string }[]>(
-    `select count(*) filter (where status = 'open') as open,
-            count(*) filter (where status = 'confirmed') as confirmed
-     from screening_matches where application_id = ?`,
-    [application.id],
-  );
+  const counts = await approvalBlockers(tx, application.id);
   const ruleset = await rulesetOf(tx, application.riskRulesetVersion).catch(() =>
     activeRuleset(tx),
   );
   const overridden = application.riskLevel !== application.computedRiskLevel;
   const risk = await evaluateRuleset(ruleset, {
     ...factsOf(application),
-    watchlistMatchCount: Number(counts?.open ?? 0),
-    watchlistConfirmedCount: Number(counts?.confirmed ?? 0),
+    watchlistMatchCount: counts.open,
+    watchlistConfirmedCount: counts.confirmed,
   });
   if (risk.score === application.riskScore && risk.level === application.computedRiskLevel) {
     return;
   }
   applyAssessment(application, risk);
-  if (!overridden || RANK[risk.level] > RANK[application.riskLevel]) {
+  if (!overridden || LEVEL_RANK[risk.level] > LEVEL_RANK[application.riskLevel]) {
     application.riskLevel = risk.level;
   }
   application.updatedAt = now;
 }
 
-/** Screens one stored application and records its matches; used on demand and by re-screening. */
+/** Screens one stored application and records its matches, on demand or when re-screening. */
 export async function screenApplication(
   tx: EntityManager,
   actor: Actor,
@@ -339,7 +333,7 @@ export async function screenApplication(
   return recordMatches(tx, actor, application.id, application.status, matches, now);
 }
 
-/** Each source with its entry counts and its five latest imports, newest first. */
+/** Lists each source with its entry counts and its five latest imports, newest first. */
 export async function watchlistStatus(em: EntityManager) {
   const sources = await em.execute<{ source: string; active: string; retired: string }[]>(
     `select source, count(*) filter (where active) as active, count(*) filter (where not active) as retired

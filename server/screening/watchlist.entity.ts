@@ -65,8 +65,8 @@ export const WatchlistEntrySchema = defineEntity({
 
 /**
  * Each name and alias of an active entry in screening form, one row each, with its blocking
- * keys. The keys find candidates; the trigram index serves names of one word and ranks
- * candidates by similarity. Names of retired entries are deleted.
+ * keys. The keys find candidates. The trigram index serves names of one word, and trigram
+ * similarity ranks the candidates. Names of retired entries are deleted.
  */
 export const WatchlistNameSchema = defineEntity({
   name: 'WatchlistName',
@@ -97,7 +97,7 @@ export const WatchlistNameSchema = defineEntity({
   ],
 });
 
-/** What one import did to one entry. */
+/** The change one import made to one entry. */
 export const WatchlistChangeSchema = defineEntity({
   name: 'WatchlistChange',
   tableName: 'watchlist_changes',
