@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { createServer, request as httpRequest, type Server } from 'node:http';
 import { type AddressInfo, connect } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
 import { type CryptoKey, exportJWK, generateKeyPair, SignJWT } from 'jose';
 import pg from 'pg';
 import * as assert from 'uvu/assert';
@@ -11,7 +12,7 @@ import {
   ROLE_PERMISSIONS,
   ROLES,
 } from '../server/auth/permissions.ts';
-import { claimAt, rolesFrom } from '../server/auth/tokens.ts';
+import { claimAt, createTokenVerifier, rolesFrom, TokenError } from '../server/auth/tokens.ts';
 import { appRouter } from '../server/router.ts';
 import type { RunningServer } from '../server/server.ts';
 import {
@@ -118,6 +119,32 @@ unit('keeps known roles from arrays and separated strings', () => {
   assert.equal(rolesFrom('analyst auditor,admin'), ['analyst', 'auditor', 'admin']);
   assert.equal(rolesFrom({ analyst: true }), []);
   assert.equal(rolesFrom(undefined), []);
+});
+
+unit('a token verified once is refused after it expires', async () => {
+  const verify = createTokenVerifier({
+    AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    AUTH_JWKS_URL: undefined,
+    AUTH_ISSUER: TEST_JWT_ISSUER,
+    AUTH_AUDIENCE: TEST_JWT_AUDIENCE,
+    AUTH_ROLES_CLAIM: 'roles',
+    AUTH_SUBJECT_CLAIM: 'sub',
+    AUTH_CLOCK_TOLERANCE_SECONDS: 0,
+  });
+  if (!verify) throw new Error('no verifier');
+  const token = await operatorToken('ana', ['analyst'], { expiresIn: 1 });
+  // The second call is answered from memory.
+  for (let call = 0; call < 2; call++) {
+    assert.equal(await verify(token), { subject: 'ana', roles: ['analyst'] });
+  }
+  await delay(2_100);
+  try {
+    await verify(token);
+    assert.unreachable('the expired token was accepted');
+  } catch (error) {
+    assert.instance(error, TokenError);
+    assert.match((error as Error).message, 'expired');
+  }
 });
 
 unit('the permission table in docs/security.md matches the code', async () => {

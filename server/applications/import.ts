@@ -162,7 +162,7 @@ export async function importRows(
     }
     try {
       const service = new ApplicationService(postgres.em.fork(), actor, settings, vault);
-      const application = await service.create(parsed.data);
+      const { application } = await service.create(parsed.data);
       return { line: row.line, result: 'imported', id: application.id };
     } catch (error) {
       if (error instanceof DomainError && error.kind === 'conflict') {

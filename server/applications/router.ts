@@ -62,13 +62,14 @@ export const applicationsRouter = router({
     .mutation(async ({ ctx, input }) => {
       const idempotencyKey = idempotencyKeyOf(input.idempotencyKey, ctx.idempotencyKeyHeader);
       const service = new ApplicationService(ctx.em, ctx.actor, ctx.review, ctx.vault);
-      const application = await service.create({ ...input, idempotencyKey });
+      const { application, replayed } = await service.create({ ...input, idempotencyKey });
       ctx.relay.nudge();
       ctx.log.info(
         { applicationId: application.id, riskLevel: application.riskLevel },
         'application created',
       );
-      return applicationResponse(ctx, application);
+      // A new application has no decision yet; a replayed one may have one by now.
+      return applicationResponse(ctx, application, replayed ? {} : { decision: null });
     }),
 
   get: allow('applications.read')

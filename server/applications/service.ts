@@ -1,17 +1,20 @@
 import { type EntityManager, UniqueConstraintViolationException } from '@mikro-orm/postgresql';
 import { uuidv7 } from 'uuidv7';
 import { z } from 'zod';
-import { recordFirstAuditEvent } from '../audit/outbox.ts';
+import { firstAuditEventInserts } from '../audit/outbox.ts';
 import { permissionsOf } from '../auth/permissions.ts';
-import { documentNumberHash, sealDocumentNumber, storeDataKey } from '../pii/documents.ts';
+import { insertOf, insertTogether } from '../db/insert-together.ts';
+import { dataKeyInsert, documentNumberHash, sealDocumentNumber } from '../pii/documents.ts';
 import type { PersonalDataVault } from '../pii/vault.ts';
-import { recordSubmission } from '../review/lifecycle.ts';
+import { submissionInsert } from '../review/lifecycle.ts';
 import { dueTime, type ReviewSettings } from '../review/settings.ts';
 import { activeRuleset } from '../risk/rulesets.ts';
 import { assessIntakeRisk, type RiskAssessment } from '../risk/score.ts';
 import {
+  type CandidateRow,
+  candidateQuery,
   type FoundMatch,
-  findMatches,
+  matchesAmong,
   recordMatches,
   type ScreeningSettings,
 } from '../screening/screen.ts';
@@ -19,7 +22,7 @@ import type { Actor } from '../shared/actor.ts';
 import { decodeCursor, encodeCursor } from '../shared/cursor.ts';
 import { conflict, notFound } from '../shared/errors.ts';
 import { storableDate } from '../shared/query-params.ts';
-import { recordWebhookEvent } from '../webhooks/events.ts';
+import { webhookEventInsert } from '../webhooks/events.ts';
 import { type Application, ApplicationSchema } from './application.entity.ts';
 import { auditChangesOfCreation } from './audit-changes.ts';
 import { claimIdempotencyKey, rememberIdempotencyKey, requestHashOf } from './idempotency.ts';
@@ -64,6 +67,7 @@ interface SubmissionLookup {
   ruleset_version: string | null;
   existing_id: string | null;
   existing_submitted_by: string | null;
+  candidates: CandidateRow[] | null;
 }
 
 /**
@@ -99,6 +103,13 @@ export async function assessSubmission(
     [first, second, third],
   );
 
+  const subject = {
+    name: input.applicant.fullName,
+    birthDate: input.applicant.dateOfBirth ?? null,
+    countries: [...new Set([input.applicant.country, input.document.issuingCountry])],
+  };
+  // The watchlist candidates come with the counts, in the same round trip.
+  const candidates = candidateQuery(subject, screening);
   const exclude = options.excludeId ? ' and id <> ?' : '';
   const excludeParams = options.excludeId ? [options.excludeId] : [];
   const [row] = await tx.execute<SubmissionLookup[]>(
@@ -110,7 +121,8 @@ export async function assessSubmission(
       (select array_agg(entry_id) from screening_matches where application_id = ? and status = 'confirmed') as confirmed,
       (select version from risk_rulesets where status = 'active') as ruleset_version,
       existing.id as existing_id,
-      existing.submitted_by as existing_submitted_by
+      existing.submitted_by as existing_submitted_by,
+      ${candidates ? `(select json_agg(c) from (${candidates.sql}) as c)` : 'null'} as candidates
     from (select 1) as one
     left join applications as existing on existing.external_reference = ?`,
     [
@@ -124,18 +136,13 @@ export async function assessSubmission(
       ...excludeParams,
       options.excludeId ?? null,
       options.excludeId ?? null,
+      ...(candidates?.params ?? []),
       options.externalReference ?? null,
     ],
   );
-  const matches = await findMatches(
-    tx,
-    {
-      name: input.applicant.fullName,
-      birthDate: input.applicant.dateOfBirth ?? null,
-      countries: [...new Set([input.applicant.country, input.document.issuingCountry])],
-    },
-    screening,
-  );
+  const matches = candidates
+    ? matchesAmong(subject, candidates, row?.candidates ?? [], screening)
+    : [];
   // Reviewed matches count by their verdict: dismissed ones not at all, confirmed ones as such.
   const reviewed = new Set([...(row?.dismissed ?? []), ...(row?.confirmed ?? [])]);
   const duplicateEmailCount = Number(row?.email_count ?? 0);
@@ -179,8 +186,13 @@ export class ApplicationService {
     private readonly vault: PersonalDataVault,
   ) {}
 
-  /** Validated, normalised input in; the stored application out. */
-  async create(input: CreateApplicationInput): Promise<Application> {
+  /**
+   * Validated, normalised input in; the stored application out, and whether it was stored
+   * before, by an earlier request with the same idempotency key.
+   */
+  async create(
+    input: CreateApplicationInput,
+  ): Promise<{ application: Application; replayed: boolean }> {
     const key = input.idempotencyKey;
     const requestHash = key ? requestHashOf(this.vault, input) : '';
     try {
@@ -188,7 +200,12 @@ export class ApplicationService {
         const now = new Date();
         if (key) {
           const replayed = await claimIdempotencyKey(tx, this.actor.id, key, requestHash, now);
-          if (replayed) return tx.findOneOrFail(ApplicationSchema, { id: replayed });
+          if (replayed) {
+            return {
+              application: await tx.findOneOrFail(ApplicationSchema, { id: replayed }),
+              replayed: true,
+            };
+          }
         }
         const { risk, possibleDuplicate, matches, existing } = await assessSubmission(
           tx,
@@ -207,7 +224,7 @@ export class ApplicationService {
 
         const id = uuidv7();
         const { key: dataKey, wrapped } = this.vault.newDataKey(id);
-        const application = tx.create(ApplicationSchema, {
+        const application: Application = {
           id,
           externalReference: input.externalReference,
           status: 'submitted',
@@ -240,28 +257,31 @@ export class ApplicationService {
           createdAt: now,
           updatedAt: now,
           version: 1,
-        });
-        storeDataKey(tx, id, wrapped, now);
-        recordSubmission(tx, application, this.actor, now);
-        await recordFirstAuditEvent(tx, this.actor, {
-          applicationId: application.id,
-          action: 'application.created',
-          changes: auditChangesOfCreation(application),
-          occurredAt: now,
-        });
-        await recordWebhookEvent(tx, {
-          type: 'application.created',
-          applicationId: id,
-          status: 'submitted',
-          decision: null,
-          occurredAt: now,
-        });
+        };
+        // The application and the rows that come with it go in one statement: intake is the
+        // busiest write, and each statement is a round trip to the database.
+        await insertTogether(tx, [
+          insertOf(tx, ApplicationSchema, application),
+          dataKeyInsert(tx, id, wrapped, now),
+          submissionInsert(tx, application, this.actor, now),
+          ...firstAuditEventInserts(tx, this.actor, {
+            applicationId: id,
+            action: 'application.created',
+            changes: auditChangesOfCreation(application),
+            occurredAt: now,
+          }),
+          webhookEventInsert({
+            type: 'application.created',
+            applicationId: id,
+            status: 'submitted',
+            decision: null,
+            occurredAt: now,
+          }),
+        ]);
         if (matches.length > 0) {
-          await tx.flush();
           await recordMatches(tx, this.actor, id, 'submitted', matches, now);
         }
         if (key) {
-          await tx.flush();
           const ttl = this.settings.idempotencyKeyTtlHours;
           await rememberIdempotencyKey(
             tx,
@@ -273,7 +293,7 @@ export class ApplicationService {
             ttl,
           );
         }
-        return application;
+        return { application, replayed: false };
       });
     } catch (error) {
       // Two requests with the same reference can both pass the lookup; the unique index decides.

@@ -1,9 +1,10 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from 'uuidv7';
+import { type InsertStatement, insertOf } from '../db/insert-together.ts';
 import type { Actor } from '../shared/actor.ts';
 import type { AuditChange } from './audit-event.entity.ts';
 import { eventHash } from './chain.ts';
-import { OutboxEventSchema } from './outbox.entity.ts';
+import { ChainHeadSchema, OutboxEventSchema } from './outbox.entity.ts';
 
 export interface AuditEventDraft {
   applicationId: string;
@@ -32,7 +33,8 @@ export async function recordAuditEvent(
     [draft.applicationId],
   );
   if (!head) throw new Error(`audit chain head of ${draft.applicationId} is missing`);
-  const event = chainedEvent(em, actor, draft, head);
+  const event = chainedEvent(actor, draft, head);
+  em.create(OutboxEventSchema, event);
   await em.execute(
     'update audit_chain_heads set sequence = ?, hash = ?, updated_at = ? where application_id = ?',
     [event.applicationSequence, event.hash, draft.occurredAt, draft.applicationId],
@@ -40,28 +42,34 @@ export async function recordAuditEvent(
 }
 
 /**
- * Adds the first audit event of an application created in the caller's transaction, and
- * starts its chain. The insert fails on the primary key if the chain already exists.
+ * The statements that add the first audit event of an application created in the caller's
+ * transaction and start its chain: its outbox row and its chain head. The chain head's insert
+ * fails on the primary key if the chain already exists.
  */
-export async function recordFirstAuditEvent(
+export function firstAuditEventInserts(
   em: EntityManager,
   actor: Actor,
   draft: AuditEventDraft,
-): Promise<void> {
-  const event = chainedEvent(em, actor, draft, { sequence: 0, hash: '' });
-  await em.execute(
-    'insert into audit_chain_heads (application_id, sequence, hash, anchored_sequence, updated_at) values (?, ?, ?, 0, ?)',
-    [draft.applicationId, event.applicationSequence, event.hash, draft.occurredAt],
-  );
+): InsertStatement[] {
+  const event = chainedEvent(actor, draft, { sequence: 0, hash: '' });
+  return [
+    insertOf(em, OutboxEventSchema, event),
+    insertOf(em, ChainHeadSchema, {
+      applicationId: draft.applicationId,
+      sequence: event.applicationSequence,
+      hash: event.hash,
+      anchoredSequence: 0,
+      updatedAt: draft.occurredAt,
+    }),
+  ];
 }
 
-/** Builds the event that follows `head`, hashes it and adds it to the outbox. */
+/** Builds the outbox row of the event that follows `head`, with its hash. */
 function chainedEvent(
-  em: EntityManager,
   actor: Actor,
   draft: AuditEventDraft,
   head: { sequence: number; hash: string },
-): { applicationSequence: number; hash: string } {
+) {
   const event = {
     id: uuidv7(),
     applicationId: draft.applicationId,
@@ -75,9 +83,7 @@ function chainedEvent(
     occurredAt: draft.occurredAt,
     changes: draft.changes,
   };
-  const hash = eventHash(event);
-  em.create(OutboxEventSchema, { ...event, hash, attempts: 0 });
-  return { applicationSequence: event.applicationSequence, hash };
+  return { ...event, hash: eventHash(event), attempts: 0 };
 }
 
 /**

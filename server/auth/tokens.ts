@@ -16,6 +16,11 @@ const JWKS_ALGORITHMS = [
   'EdDSA',
 ];
 
+/** Longest time a verified token is accepted without checking its signature again. */
+const VERIFIED_TOKEN_TTL_MS = 60_000;
+/** Most verified tokens remembered; the oldest is forgotten first. */
+const VERIFIED_TOKEN_CACHE_SIZE = 1_000;
+
 /** The operator a verified token names. */
 export interface VerifiedToken {
   subject: string;
@@ -107,7 +112,15 @@ export function createTokenVerifier(
     clockTolerance: config.AUTH_CLOCK_TOLERANCE_SECONDS,
     requiredClaims: ['exp'],
   };
+  // Verified tokens are remembered until their expiry, for a minute at most, so that a client
+  // sending many requests with one token pays for the signature check once a minute. A key
+  // withdrawn from the identity provider therefore stops working within that minute.
+  const verified = new Map<string, { token: VerifiedToken; until: number }>();
   return async (token) => {
+    const now = Date.now();
+    const known = verified.get(token);
+    if (known && known.until > now) return known.token;
+    if (known) verified.delete(token);
     let payload: JWTPayload;
     try {
       payload = keySet
@@ -125,6 +138,15 @@ export function createTokenVerifier(
     if (typeof subject !== 'string' || subject === '') {
       throw new TokenError(`claim "${config.AUTH_SUBJECT_CLAIM}" is missing`);
     }
-    return { subject, roles: rolesFrom(claimAt(payload, config.AUTH_ROLES_CLAIM)) };
+    const result = { subject, roles: rolesFrom(claimAt(payload, config.AUTH_ROLES_CLAIM)) };
+    const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, (payload.exp ?? 0) * 1000);
+    if (until > now) {
+      if (verified.size >= VERIFIED_TOKEN_CACHE_SIZE) {
+        const oldest = verified.keys().next().value;
+        if (oldest !== undefined) verified.delete(oldest);
+      }
+      verified.set(token, { token: result, until });
+    }
+    return result;
   };
 }

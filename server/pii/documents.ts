@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Application } from '../applications/application.entity.ts';
 import type { NormalizedDocumentNumber } from '../applications/normalize.ts';
+import { type InsertStatement, insertOf } from '../db/insert-together.ts';
 import { ApplicationKeySchema } from './application-key.entity.ts';
 import type { PersonalDataVault, WrappedKey } from './vault.ts';
 
@@ -44,17 +45,14 @@ export function sealDocumentNumber(
   };
 }
 
-/**
- * Adds the row of a new application's wrapped data key to the caller's transaction. Call it
- * after creating the application, so that the unit of work inserts the application first.
- */
-export function storeDataKey(
-  tx: EntityManager,
+/** The INSERT of the row of a new application's wrapped data key. */
+export function dataKeyInsert(
+  em: EntityManager,
   applicationId: string,
   wrapped: WrappedKey,
   now: Date,
-): void {
-  tx.create(ApplicationKeySchema, {
+): InsertStatement {
+  return insertOf(em, ApplicationKeySchema, {
     application: applicationId,
     keyId: wrapped.keyId,
     wrappedKey: wrapped.wrapped,

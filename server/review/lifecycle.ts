@@ -2,18 +2,19 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from 'uuidv7';
 import type { Application } from '../applications/application.entity.ts';
 import type { ApplicationStatus } from '../applications/status.ts';
+import { type InsertStatement, insertOf } from '../db/insert-together.ts';
 import type { Actor } from '../shared/actor.ts';
 import { StatusChangeSchema } from './history.entity.ts';
 import { checkActorKind, nextStatus, type TransitionName } from './transitions.ts';
 
-/** Records the status an application starts in as the first entry of its history. */
-export function recordSubmission(
+/** The INSERT of the first entry of an application's history: the status it starts in. */
+export function submissionInsert(
   em: EntityManager,
   application: Application,
   actor: Actor,
   at: Date,
-): void {
-  em.create(StatusChangeSchema, {
+): InsertStatement {
+  return insertOf(em, StatusChangeSchema, {
     id: uuidv7(),
     application: application.id,
     transition: 'submit',

@@ -75,9 +75,11 @@ const change = (path: string, summary: string, description: string): OpenApiMeta
 export async function applicationResponse(
   ctx: Context,
   application: Application,
-  options: { auditedRead?: boolean } = {},
+  options: { auditedRead?: boolean; decision?: null } = {},
 ) {
-  const decision = await findLatestDecision(ctx.em, application.id);
+  // `decision: null` tells that the application has none, which saves the lookup.
+  const decision =
+    options.decision === null ? null : await findLatestDecision(ctx.em, application.id);
   const personal = await personalFields(
     ctx.em,
     ctx.vault,

@@ -27,7 +27,8 @@ export interface FoundMatch {
   explanation: MatchExplanation;
 }
 
-interface CandidateRow {
+/** A listed entry the candidate query returns. */
+export interface CandidateRow {
   id: string;
   source: string;
   external_id: string;
@@ -38,28 +39,33 @@ interface CandidateRow {
   sanctions: string[];
 }
 
+/** The query for the candidates of one screening, and the subject's tokens it was built from. */
+export interface CandidateQuery {
+  sql: string;
+  params: unknown[];
+  tokens: string[];
+}
+
 /**
- * Screens a subject against the active person entries of every list. The candidates are the
- * names that share a blocking key with the subject's name, ranked by trigram similarity. A
- * name of one word has no pair of tokens, so it is looked up through the trigram index. The
- * scorer then compares each candidate in full.
+ * The query for the candidates of screening `subject` against the active person entries of
+ * every list: the names that share a blocking key with the subject's name, ranked by trigram
+ * similarity. A name of one word has no pair of tokens, so it is looked up through the trigram
+ * index. Null when the name has nothing to screen.
  */
-export async function findMatches(
-  em: EntityManager,
+export function candidateQuery(
   subject: ScreeningSubject,
   settings: ScreeningSettings,
-): Promise<FoundMatch[]> {
+): CandidateQuery | null {
   const tokens = screeningTokens(subject.name);
   const form = tokens.join(' ');
-  if (form === '') return [];
-  const keys = blockingKeys(tokens);
+  if (form === '') return null;
   // One word, or initials only: no pair of tokens to key on.
   const byKeys = tokens.filter((token) => token.length >= 2).length >= 2;
   const where = byKeys
     ? 'n.block_keys && ?::text[] and similarity(n.search_name, ?) >= ?'
     : 'n.search_name % ? and similarity(n.search_name, ?) >= ?';
-  const rows = await em.execute<CandidateRow[]>(
-    `with candidates as (
+  return {
+    sql: `with candidates as (
       select n.entry_id, max(similarity(n.search_name, ?)) as similarity
       from watchlist_names n
       where n.entry_schema = 'Person' and ${where}
@@ -70,20 +76,30 @@ export async function findMatches(
     select e.id, e.source, e.external_id, e.name, e.aliases, e.birth_dates, e.countries, e.sanctions
     from candidates c join watchlist_entries e on e.id = c.entry_id
     where e.active`,
-    [
+    params: [
       form,
-      byKeys ? keyArrayLiteral(keys) : form,
+      byKeys ? keyArrayLiteral(blockingKeys(tokens)) : form,
       form,
       settings.candidateSimilarity,
       settings.candidateLimit,
     ],
-  );
+    tokens,
+  };
+}
+
+/** Scores each candidate in full and keeps those at or above the threshold, best first. */
+export function matchesAmong(
+  subject: ScreeningSubject,
+  query: CandidateQuery,
+  rows: CandidateRow[],
+  settings: ScreeningSettings,
+): FoundMatch[] {
   const matches: FoundMatch[] = [];
   for (const row of rows) {
     const explanation = scoreEntry(
       subject,
       { names: [row.name, ...row.aliases], birthDates: row.birth_dates, countries: row.countries },
-      tokens,
+      query.tokens,
     );
     if (explanation.score < settings.matchThreshold) continue;
     matches.push({
@@ -96,6 +112,18 @@ export async function findMatches(
     });
   }
   return matches.sort((a, b) => b.explanation.score - a.explanation.score);
+}
+
+/** Screens a subject against the active person entries of every list. */
+export async function findMatches(
+  em: EntityManager,
+  subject: ScreeningSubject,
+  settings: ScreeningSettings,
+): Promise<FoundMatch[]> {
+  const query = candidateQuery(subject, settings);
+  if (!query) return [];
+  const rows = await em.execute<CandidateRow[]>(query.sql, query.params);
+  return matchesAmong(subject, query, rows, settings);
 }
 
 /** The outcome of recording one screening's matches. */

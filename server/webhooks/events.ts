@@ -1,6 +1,7 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { uuidv7 } from 'uuidv7';
 import type { ApplicationStatus } from '../applications/status.ts';
+import type { InsertStatement } from '../db/insert-together.ts';
 
 /** Event types a subscription can ask for, each with when it is sent. */
 export const WEBHOOK_EVENT_TYPES = {
@@ -61,8 +62,17 @@ export function statusEventType(to: ApplicationStatus, transition: string): Webh
  */
 export async function recordWebhookEvent(
   tx: EntityManager,
-  event: Omit<WebhookPayload, 'id' | 'occurredAt'> & { occurredAt: Date },
+  event: WebhookEventDraft,
 ): Promise<void> {
+  const { sql, params } = webhookEventInsert(event);
+  await tx.execute(sql, params);
+}
+
+/** A change that webhook subscribers may be told of. */
+export type WebhookEventDraft = Omit<WebhookPayload, 'id' | 'occurredAt'> & { occurredAt: Date };
+
+/** The statement `recordWebhookEvent` runs, for callers that send it with other writes. */
+export function webhookEventInsert(event: WebhookEventDraft): InsertStatement {
   const payload: WebhookPayload = {
     id: uuidv7(),
     type: event.type,
@@ -71,8 +81,8 @@ export async function recordWebhookEvent(
     status: event.status,
     decision: event.decision,
   };
-  await tx.execute(
-    `insert into webhook_deliveries (id, subscription_id, event_id, event_type, application_id, payload, state, attempts, next_attempt_at, created_at)
+  return {
+    sql: `insert into webhook_deliveries (id, subscription_id, event_id, event_type, application_id, payload, state, attempts, next_attempt_at, created_at)
     select gen_random_uuid(), s.id, ?, ?, ?, ?::jsonb, 'pending', 0,
       greatest(?, (
         select max(e.next_attempt_at) from webhook_deliveries e
@@ -80,7 +90,7 @@ export async function recordWebhookEvent(
       ?
     from webhook_subscriptions s
     where s.status = 'active' and ? = any (s.event_types)`,
-    [
+    params: [
       payload.id,
       payload.type,
       payload.applicationId,
@@ -90,5 +100,5 @@ export async function recordWebhookEvent(
       event.occurredAt,
       payload.type,
     ],
-  );
+  };
 }
