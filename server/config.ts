@@ -302,7 +302,7 @@ const hints: Record<keyof Config, string> = {
   CORS_ORIGINS:
     'Set it to the browser origins allowed to call the API, separated by commas, or unset it to allow none.',
   BENCH_BARE_ROUTE:
-    'Set it to on only for npm run bench, which compares a bare route with tRPC and REST, or unset it.',
+    'Set it to on only for npm run bench, which compares routes without credentials or validation with tRPC and REST, or unset it.',
   READINESS_MAX_AUDIT_BACKLOG:
     'Set it to the undelivered audit events above which /health/ready answers 503, or unset it for 10000.',
   RETENTION_DAYS:

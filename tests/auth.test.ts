@@ -133,7 +133,7 @@ unit('a token verified once is refused after it expires', async () => {
   });
   if (!verify) throw new Error('no verifier');
   const token = await operatorToken('ana', ['analyst'], { expiresIn: 1 });
-  // The second call is answered from memory.
+  // The second call returns the token kept in memory.
   for (let call = 0; call < 2; call++) {
     assert.equal(await verify(token), { subject: 'ana', roles: ['analyst'] });
   }

@@ -167,7 +167,7 @@ inserts('refuse a property that is not a column', ({ orm }) => {
   const em = orm.em.fork();
   assert.throws(
     () => insertOf(em, ApplicationKeySchema, { nickname: 'x' } as never),
-    /cannot write ApplicationKey\.nickname/,
+    /cannot write ApplicationKey\.nickname: only scalar columns/,
   );
 });
 

@@ -68,7 +68,7 @@ export const applicationsRouter = router({
         { applicationId: application.id, riskLevel: application.riskLevel },
         'application created',
       );
-      // A new application has no decision yet; a replayed one may have one by now.
+      // A new application has no decision yet, but a replayed one may have one by now.
       return applicationResponse(ctx, application, replayed ? {} : { decision: null });
     }),
 

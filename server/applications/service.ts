@@ -108,7 +108,7 @@ export async function assessSubmission(
     birthDate: input.applicant.dateOfBirth ?? null,
     countries: [...new Set([input.applicant.country, input.document.issuingCountry])],
   };
-  // The watchlist candidates come with the counts, in the same round trip.
+  // The watchlist candidates are read by the same statement as the counts, in one round trip.
   const candidates = candidateQuery(subject, screening);
   const exclude = options.excludeId ? ' and id <> ?' : '';
   const excludeParams = options.excludeId ? [options.excludeId] : [];
@@ -187,8 +187,8 @@ export class ApplicationService {
   ) {}
 
   /**
-   * Validated, normalised input in; the stored application out, and whether it was stored
-   * before, by an earlier request with the same idempotency key.
+   * Stores an application from validated, normalised input. `replayed` is true when an earlier
+   * request with the same idempotency key stored it.
    */
   async create(
     input: CreateApplicationInput,
@@ -258,8 +258,8 @@ export class ApplicationService {
           updatedAt: now,
           version: 1,
         };
-        // The application and the rows that come with it go in one statement: intake is the
-        // busiest write, and each statement is a round trip to the database.
+        // The application and its related rows are written by one statement, because intake is
+        // the most frequent write and each statement is a round trip to the database.
         await insertTogether(tx, [
           insertOf(tx, ApplicationSchema, application),
           dataKeyInsert(tx, id, wrapped, now),

@@ -42,9 +42,9 @@ export async function recordAuditEvent(
 }
 
 /**
- * The statements that add the first audit event of an application created in the caller's
- * transaction and start its chain: its outbox row and its chain head. The chain head's insert
- * fails on the primary key if the chain already exists.
+ * Builds the INSERTs of the first audit event of an application created in the caller's
+ * transaction: its outbox row and the head of its chain. The chain head's insert fails on the
+ * primary key if the chain already exists.
  */
 export function firstAuditEventInserts(
   em: EntityManager,

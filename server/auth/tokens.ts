@@ -16,9 +16,9 @@ const JWKS_ALGORITHMS = [
   'EdDSA',
 ];
 
-/** Longest time a verified token is accepted without checking its signature again. */
+/** Maximum time a verified token is accepted without checking its signature again. */
 const VERIFIED_TOKEN_TTL_MS = 60_000;
-/** Most verified tokens remembered; the oldest is forgotten first. */
+/** Maximum number of verified tokens kept in memory. The oldest is dropped first. */
 const VERIFIED_TOKEN_CACHE_SIZE = 1_000;
 
 /** The operator a verified token names. */
@@ -112,9 +112,9 @@ export function createTokenVerifier(
     clockTolerance: config.AUTH_CLOCK_TOLERANCE_SECONDS,
     requiredClaims: ['exp'],
   };
-  // Verified tokens are remembered until their expiry, for a minute at most, so that a client
-  // sending many requests with one token pays for the signature check once a minute. A key
-  // withdrawn from the identity provider therefore stops working within that minute.
+  // Verified tokens are kept until their expiry, for a minute at most, so a client that sends
+  // many requests with one token pays for the signature check once a minute. A key that the
+  // identity provider withdraws therefore stops working within a minute.
   const verified = new Map<string, { token: VerifiedToken; until: number }>();
   return async (token) => {
     const now = Date.now();

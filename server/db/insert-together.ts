@@ -1,6 +1,6 @@
 import {
-  type EntityManager,
   type EntityKey,
+  type EntityManager,
   type EntityName,
   ReferenceKind,
   type RequiredEntityData,
@@ -13,9 +13,9 @@ export interface InsertStatement {
 }
 
 /**
- * The INSERT of one row of `entity`. Column names and value conversions (JSON, for one) come
- * from the entity's definition, as in the query builder, which costs several times as much
- * per row. Only scalar properties and many-to-one references given by id can be written.
+ * Builds the INSERT of one row of `entity`. Column names and value conversions (JSON, for
+ * one) come from the entity's definition, as in the query builder, which costs several times
+ * as much CPU per row. Only scalar properties and many-to-one references given by id work.
  */
 export function insertOf<Entity extends object>(
   em: EntityManager,
@@ -34,7 +34,9 @@ export function insertOf<Entity extends object>(
       prop?.kind === ReferenceKind.SCALAR ||
       (prop?.kind === ReferenceKind.MANY_TO_ONE && typeof value !== 'object');
     if (!prop || !column || !writable) {
-      throw new Error(`insertOf cannot write ${meta.className}.${name}`);
+      throw new Error(
+        `insertOf cannot write ${meta.className}.${name}: only scalar columns and references given by id are supported`,
+      );
     }
     columns.push(platform.quoteIdentifier(column));
     params.push(
@@ -51,9 +53,9 @@ export function insertOf<Entity extends object>(
 }
 
 /**
- * Writes the rows of several INSERT statements with one statement, so in one round trip: all
- * but the last become data-modifying common table expressions. PostgreSQL checks foreign keys
- * at the end of the statement, so a row may refer to a row written by an earlier part.
+ * Writes the rows of several INSERT statements in one statement, so in one round trip. All but
+ * the last become data-modifying common table expressions. PostgreSQL checks foreign keys at
+ * the end of the statement, so a row may refer to a row that another part writes.
  */
 export async function insertTogether(
   em: EntityManager,

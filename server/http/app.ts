@@ -12,7 +12,7 @@ import { type AppServices, createContext } from '../trpc/context.ts';
 import type { KycMeta } from '../trpc/init.ts';
 import { registerAuditExport } from './audit-export.ts';
 import { registerAuthentication } from './auth.ts';
-import { registerBareRoute } from './bench-route.ts';
+import { registerBareRoutes } from './bench-route.ts';
 import { registerDocs } from './docs.ts';
 import { sendError } from './error-body.ts';
 import { registerHealth } from './health.ts';
@@ -173,7 +173,7 @@ export function buildApp(services: AppServices) {
   );
 
   registerHealth(app, services);
-  if (config.BENCH_BARE_ROUTE === 'on') registerBareRoute(app, services);
+  if (config.BENCH_BARE_ROUTE === 'on') registerBareRoutes(app, services);
   app.get('/metrics', async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );

@@ -45,7 +45,7 @@ export function sealDocumentNumber(
   };
 }
 
-/** The INSERT of the row of a new application's wrapped data key. */
+/** Builds the INSERT of a new application's wrapped data key. */
 export function dataKeyInsert(
   em: EntityManager,
   applicationId: string,

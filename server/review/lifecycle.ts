@@ -7,7 +7,7 @@ import type { Actor } from '../shared/actor.ts';
 import { StatusChangeSchema } from './history.entity.ts';
 import { checkActorKind, nextStatus, type TransitionName } from './transitions.ts';
 
-/** The INSERT of the first entry of an application's history: the status it starts in. */
+/** Builds the INSERT of the first entry of an application's history: its starting status. */
 export function submissionInsert(
   em: EntityManager,
   application: Application,

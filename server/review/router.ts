@@ -77,7 +77,7 @@ export async function applicationResponse(
   application: Application,
   options: { auditedRead?: boolean; decision?: null } = {},
 ) {
-  // `decision: null` tells that the application has none, which saves the lookup.
+  // `decision: null` means that the application has no decision, so the lookup is skipped.
   const decision =
     options.decision === null ? null : await findLatestDecision(ctx.em, application.id);
   const personal = await personalFields(

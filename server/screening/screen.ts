@@ -39,7 +39,7 @@ export interface CandidateRow {
   sanctions: string[];
 }
 
-/** The query for the candidates of one screening, and the subject's tokens it was built from. */
+/** Query for the candidates of one screening, with the subject's tokens it was built from. */
 export interface CandidateQuery {
   sql: string;
   params: unknown[];
@@ -47,7 +47,7 @@ export interface CandidateQuery {
 }
 
 /**
- * The query for the candidates of screening `subject` against the active person entries of
+ * Builds the query for the candidates of screening `subject` against the active person entries of
  * every list: the names that share a blocking key with the subject's name, ranked by trigram
  * similarity. A name of one word has no pair of tokens, so it is looked up through the trigram
  * index. Null when the name has nothing to screen.

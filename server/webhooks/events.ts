@@ -68,10 +68,10 @@ export async function recordWebhookEvent(
   await tx.execute(sql, params);
 }
 
-/** A change that webhook subscribers may be told of. */
+/** A change that is sent to the webhook subscriptions of its type. */
 export type WebhookEventDraft = Omit<WebhookPayload, 'id' | 'occurredAt'> & { occurredAt: Date };
 
-/** The statement `recordWebhookEvent` runs, for callers that send it with other writes. */
+/** Builds the statement of `recordWebhookEvent`, for callers that send it with other writes. */
 export function webhookEventInsert(event: WebhookEventDraft): InsertStatement {
   const payload: WebhookPayload = {
     id: uuidv7(),
