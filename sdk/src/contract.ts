@@ -1904,6 +1904,7 @@ export type AppRouter = TRPCBuiltRouter<
               }
             | {
                 event: {
+                  hash: string;
                   applicationId: string;
                   applicationSequence: number;
                   sequence: number;
@@ -1911,7 +1912,6 @@ export type AppRouter = TRPCBuiltRouter<
                   action: string;
                   occurredAt: Date;
                   previousHash: null | string;
-                  hash: string;
                   actorKind: string;
                   requestId: null | string;
                   clientAddress: null | string;
