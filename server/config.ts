@@ -175,7 +175,10 @@ const envSchema = z
     SCREENING_MATCH_THRESHOLD: fraction(0.85),
     SCREENING_CANDIDATE_SIMILARITY: fraction(0.3),
     SCREENING_CANDIDATE_LIMIT: wholeNumber(1, 1000, 100),
-    BENCH_BARE_ROUTE: z.preprocess(emptyAsUnset, z.enum(['on', 'off']).default('off')),
+    BENCH_ROUTE_KEY: z.preprocess(
+      emptyAsUnset,
+      z.string().min(32, 'must be at least 32 characters').optional(),
+    ),
     READINESS_MAX_AUDIT_BACKLOG: wholeNumber(0, 100_000_000, 10_000),
     PII_KEYS: z.preprocess(
       emptyAsUnset,
@@ -301,8 +304,8 @@ const hints: Record<keyof Config, string> = {
     'Set it to the window of that limit in seconds, or unset it for 300.',
   CORS_ORIGINS:
     'Set it to the browser origins allowed to call the API, separated by commas, or unset it to allow none.',
-  BENCH_BARE_ROUTE:
-    'Set it to on only for npm run bench, which compares routes without credentials or validation with tRPC and REST, or unset it.',
+  BENCH_ROUTE_KEY:
+    'Set it only for npm run bench, which sets a random key to reach routes without validation or intake logic, or unset it.',
   READINESS_MAX_AUDIT_BACKLOG:
     'Set it to the undelivered audit events above which /health/ready answers 503, or unset it for 10000.',
   RETENTION_DAYS:

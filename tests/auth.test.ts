@@ -121,22 +121,49 @@ unit('keeps known roles from arrays and separated strings', () => {
   assert.equal(rolesFrom(undefined), []);
 });
 
-unit('a token verified once is refused after it expires', async () => {
-  const verify = createTokenVerifier({
-    AUTH_JWT_SECRET: TEST_JWT_SECRET,
-    AUTH_JWKS_URL: undefined,
-    AUTH_ISSUER: TEST_JWT_ISSUER,
-    AUTH_AUDIENCE: TEST_JWT_AUDIENCE,
-    AUTH_ROLES_CLAIM: 'roles',
-    AUTH_SUBJECT_CLAIM: 'sub',
-    AUTH_CLOCK_TOLERANCE_SECONDS: 0,
-  });
-  if (!verify) throw new Error('no verifier');
-  const token = await operatorToken('ana', ['analyst'], { expiresIn: 1 });
-  // The second call returns the token kept in memory.
-  for (let call = 0; call < 2; call++) {
-    assert.equal(await verify(token), { subject: 'ana', roles: ['analyst'] });
-  }
+/** Builds a verifier whose key set is one ES256 key and counts lookups, with a signer. */
+async function countingVerifier() {
+  const { publicKey, privateKey } = await generateKeyPair('ES256');
+  const counted = { lookups: 0 };
+  const verify = createTokenVerifier(
+    {
+      AUTH_JWT_SECRET: undefined,
+      AUTH_JWKS_URL: undefined,
+      AUTH_ISSUER: TEST_JWT_ISSUER,
+      AUTH_AUDIENCE: TEST_JWT_AUDIENCE,
+      AUTH_ROLES_CLAIM: 'roles',
+      AUTH_SUBJECT_CLAIM: 'sub',
+      AUTH_CLOCK_TOLERANCE_SECONDS: 0,
+    },
+    async () => {
+      counted.lookups += 1;
+      return publicKey;
+    },
+  );
+  if (!verify) throw new Error('no verifier was built');
+  const sign = (subject: string, expiresIn: number) =>
+    new SignJWT({ roles: ['analyst'] })
+      .setProtectedHeader({ alg: 'ES256' })
+      .setSubject(subject)
+      .setIssuer(TEST_JWT_ISSUER)
+      .setAudience(TEST_JWT_AUDIENCE)
+      .setExpirationTime(Math.floor(Date.now() / 1000) + expiresIn)
+      .sign(privateKey);
+  return { verify, sign, counted };
+}
+
+unit('keeps a verified token until it expires', async () => {
+  const { verify, sign, counted } = await countingVerifier();
+  const token = await sign('ana', 1);
+
+  const first = await verify(token);
+  const second = await verify(token);
+  assert.equal(first, { subject: 'ana', roles: ['analyst'] });
+  assert.is(second, first);
+  assert.is(counted.lookups, 1);
+  assert.ok(Object.isFrozen(first));
+  assert.ok(Object.isFrozen(first.roles));
+
   await delay(2_100);
   try {
     await verify(token);
@@ -145,6 +172,18 @@ unit('a token verified once is refused after it expires', async () => {
     assert.instance(error, TokenError);
     assert.match((error as Error).message, 'expired');
   }
+  assert.is(counted.lookups, 2);
+});
+
+unit('drops the oldest kept token first', async () => {
+  const { verify, sign, counted } = await countingVerifier();
+  const oldest = await sign('ana', 300);
+  await verify(oldest);
+  for (let index = 0; index < 1_000; index++) await verify(await sign(`operator-${index}`, 300));
+  assert.is(counted.lookups, 1_001);
+
+  await verify(oldest);
+  assert.is(counted.lookups, 1_002);
 });
 
 unit('the permission table in docs/security.md matches the code', async () => {

@@ -99,3 +99,41 @@ unready('an unreachable MongoDB makes the server not ready within the timeout', 
 });
 
 unready.run();
+
+const bench = suite('benchmark routes');
+
+bench('serve only requests with the benchmark key', async () => {
+  const key = 'k'.repeat(40);
+  const { server } = await isolatedServer('bench_routes', { BENCH_ROUTE_KEY: key });
+  const created = await http(server.url, 'POST', `${API}/applications`, {
+    json: applicationInput(),
+  });
+  const read = `/bench/applications/${created.body.id}`;
+
+  const wrong: Record<string, string>[] = [{}, { 'x-bench-key': 'k'.repeat(39) }];
+  for (const headers of wrong) {
+    const ceiling = await http(server.url, 'POST', '/bench/ceiling', { headers, anonymous: true });
+    const application = await http(server.url, 'GET', read, { headers, anonymous: true });
+    assert.is(ceiling.status, 404);
+    assert.is(application.status, 404);
+  }
+
+  const headers = { 'x-bench-key': key };
+  const ceiling = await http(server.url, 'POST', '/bench/ceiling', { headers, anonymous: true });
+  const application = await http(server.url, 'GET', read, { headers, anonymous: true });
+  assert.is(ceiling.status, 200);
+  assert.is(application.status, 200);
+  assert.is(application.body.id, created.body.id);
+});
+
+bench('are absent without the benchmark key', async () => {
+  const { server } = await sharedServer();
+  const response = await http(server.url, 'POST', '/bench/ceiling', {
+    headers: { 'x-bench-key': 'k'.repeat(40) },
+    anonymous: true,
+  });
+
+  assert.is(response.status, 404);
+});
+
+bench.run();

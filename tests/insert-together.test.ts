@@ -139,7 +139,7 @@ inserts(
       risk_factors: [{ code: 'quote', points: 10, description: "it's ? here" }],
     });
 
-    // The second application reuses the first one's reference, so the statement fails whole.
+    // The second application reuses the first one's reference, so the whole statement fails.
     const other = uuidv7();
     try {
       await insertTogether(em, [
@@ -163,11 +163,18 @@ inserts(
   },
 );
 
-inserts('refuse a property that is not a column', ({ orm }) => {
+inserts('refuse rows that are not columns', ({ orm }) => {
   const em = orm.em.fork();
+  for (const name of ['nickname', 'constructor']) {
+    assert.throws(
+      () => insertOf(em, ApplicationKeySchema, { [name]: 'x' } as never),
+      new RegExp(`cannot write ApplicationKey\\.${name}: only scalar columns`),
+      name,
+    );
+  }
   assert.throws(
-    () => insertOf(em, ApplicationKeySchema, { nickname: 'x' } as never),
-    /cannot write ApplicationKey\.nickname: only scalar columns/,
+    () => insertOf(em, ApplicationKeySchema, {} as never),
+    /at least one value of ApplicationKey/,
   );
 });
 

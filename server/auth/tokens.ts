@@ -138,7 +138,11 @@ export function createTokenVerifier(
     if (typeof subject !== 'string' || subject === '') {
       throw new TokenError(`claim "${config.AUTH_SUBJECT_CLAIM}" is missing`);
     }
-    const result = { subject, roles: rolesFrom(claimAt(payload, config.AUTH_ROLES_CLAIM)) };
+    // Frozen, because every request with this token shares the object while it is kept.
+    const result: VerifiedToken = Object.freeze({
+      subject,
+      roles: Object.freeze(rolesFrom(claimAt(payload, config.AUTH_ROLES_CLAIM))) as Role[],
+    });
     const until = Math.min(now + VERIFIED_TOKEN_TTL_MS, (payload.exp ?? 0) * 1000);
     if (until > now) {
       if (verified.size >= VERIFIED_TOKEN_CACHE_SIZE) {

@@ -25,29 +25,33 @@ export function insertOf<Entity extends object>(
   const meta = em.getMetadata(entity);
   const platform = em.getPlatform();
   const columns: string[] = [];
+  const placeholders: string[] = [];
   const params: unknown[] = [];
   for (const [name, value] of Object.entries(row)) {
     if (value === undefined) continue;
-    const prop = meta.properties[name as EntityKey<Entity>];
+    const prop = Object.hasOwn(meta.properties, name)
+      ? meta.properties[name as EntityKey<Entity>]
+      : undefined;
     const column = prop?.fieldNames.length === 1 ? prop.fieldNames[0] : undefined;
     const writable =
       prop?.kind === ReferenceKind.SCALAR ||
-      (prop?.kind === ReferenceKind.MANY_TO_ONE && typeof value !== 'object');
+      (prop?.kind === ReferenceKind.MANY_TO_ONE && (value === null || typeof value !== 'object'));
     if (!prop || !column || !writable) {
       throw new Error(
         `insertOf cannot write ${meta.className}.${name}: only scalar columns and references given by id are supported`,
       );
     }
     columns.push(platform.quoteIdentifier(column));
-    params.push(
-      prop.customType && value !== null
-        ? prop.customType.convertToDatabaseValue(value, platform, { mode: 'query' })
-        : value,
-    );
+    // A type may wrap its value in SQL, a cast for one, as the driver's own inserts do.
+    const custom = value === null ? undefined : prop.customType;
+    placeholders.push(custom?.convertToDatabaseValueSQL?.('?', platform) ?? '?');
+    params.push(custom ? custom.convertToDatabaseValue(value, platform, { mode: 'query' }) : value);
   }
-  const placeholders = columns.map(() => '?').join(', ');
+  if (columns.length === 0) {
+    throw new Error(`insertOf needs at least one value of ${meta.className}`);
+  }
   return {
-    sql: `insert into ${platform.quoteIdentifier(meta.tableName)} (${columns.join(', ')}) values (${placeholders})`,
+    sql: `insert into ${platform.quoteIdentifier(meta.tableName)} (${columns.join(', ')}) values (${placeholders.join(', ')})`,
     params,
   };
 }

@@ -173,7 +173,7 @@ export function buildApp(services: AppServices) {
   );
 
   registerHealth(app, services);
-  if (config.BENCH_BARE_ROUTE === 'on') registerBareRoutes(app, services);
+  if (config.BENCH_ROUTE_KEY) registerBareRoutes(app, services, config.BENCH_ROUTE_KEY);
   app.get('/metrics', async (_request, reply) =>
     reply.type(metrics.registry.contentType).send(await metrics.registry.metrics()),
   );

@@ -1,3 +1,4 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import ipaddr from 'ipaddr.js';
 import { uuidv7 } from 'uuidv7';
@@ -33,21 +34,27 @@ export function ceilingStatements(): { sql: string; params: unknown[] }[] {
 /**
  * GET /bench/applications/:id: the queries and output of `applications.get` for a caller
  * without personal-data access, with no authentication, validation, tRPC or trpc-to-openapi;
- * and POST /bench/ceiling. Only BENCH_BARE_ROUTE=on registers them, for the benchmark that
- * measures what the layers above them cost. They serve only clients on a loopback address,
- * because they check no credentials.
+ * and POST /bench/ceiling. Only BENCH_ROUTE_KEY registers them, for the benchmark that
+ * measures what the layers above them cost. They serve only clients on a loopback address
+ * that send the key in the `x-bench-key` header, because they check no other credentials.
  */
-export function registerBareRoutes(app: FastifyInstance, services: AppServices): void {
+export function registerBareRoutes(app: FastifyInstance, services: AppServices, key: string): void {
   const settings = reviewSettings(services.config);
   const actor = anonymousClient(null);
-  const onlyLoopback = async (request: FastifyRequest, reply: FastifyReply) => {
+  const expected = createHash('sha256').update(key).digest();
+  const onlyBenchmark = async (request: FastifyRequest, reply: FastifyReply) => {
     const address = request.socket.remoteAddress ?? '';
     const parsed = ipaddr.isValid(address) ? ipaddr.process(address) : null;
-    if (parsed?.range() !== 'loopback') return reply.code(404).send({ message: 'not found' });
+    const presented = createHash('sha256')
+      .update(String(request.headers['x-bench-key'] ?? ''))
+      .digest();
+    if (parsed?.range() !== 'loopback' || !timingSafeEqual(presented, expected)) {
+      return reply.code(404).send({ message: 'not found' });
+    }
   };
   app.get<{ Params: { id: string } }>(
     '/bench/applications/:id',
-    { onRequest: onlyLoopback },
+    { onRequest: onlyBenchmark },
     async (request, reply) => {
       const em = services.postgres.em.fork();
       const application = await em.findOne(ApplicationSchema, { id: request.params.id });
@@ -62,7 +69,7 @@ export function registerBareRoutes(app: FastifyInstance, services: AppServices):
 
   // POST /bench/ceiling runs the ceiling's transaction through this server's HTTP stack and
   // pool, with no authentication, validation, tRPC or intake logic.
-  app.post('/bench/ceiling', { onRequest: onlyLoopback }, async () => {
+  app.post('/bench/ceiling', { onRequest: onlyBenchmark }, async () => {
     await services.postgres.em.fork().transactional(async (tx) => {
       for (const { sql, params } of ceilingStatements()) await tx.execute(sql, params);
     });
