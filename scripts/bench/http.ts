@@ -157,6 +157,53 @@ async function rssMiB(pid: number): Promise<number> {
   return kib / 1024;
 }
 
+type Measured = 'server' | 'postgres' | 'ferretdb';
+
+/** Processor seconds used so far by each process of the server, PostgreSQL and FerretDB. */
+async function processorSeconds(serverPid: number): Promise<Map<string, [Measured, number]>> {
+  const { readdir, readFile } = await import('node:fs/promises');
+  const processes = new Map<string, [Measured, number]>();
+  for (const pid of await readdir('/proc')) {
+    if (!/^\d+$/.test(pid)) continue;
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => null);
+    if (!stat) continue;
+    const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+    const kind: Measured | null =
+      Number(pid) === serverPid
+        ? 'server'
+        : name === 'postgres'
+          ? 'postgres'
+          : name.startsWith('ferretdb')
+            ? 'ferretdb'
+            : null;
+    if (!kind) continue;
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    // utime and stime, in clock ticks of 1/100 s (USER_HZ on Linux).
+    processes.set(pid, [kind, (Number(fields[11]) + Number(fields[12])) / 100]);
+  }
+  return processes;
+}
+
+/**
+ * Runs `load` and returns its result with the processor milliseconds per request of the server,
+ * PostgreSQL and FerretDB. A process that exits during the run is left out, because its time
+ * can no longer be read.
+ */
+async function withProcessorTime(
+  serverPid: number,
+  load: () => Promise<Load>,
+): Promise<{ load: Load; perRequest: string[] }> {
+  const before = await processorSeconds(serverPid);
+  const result = await load();
+  const after = await processorSeconds(serverPid);
+  const used = { server: 0, postgres: 0, ferretdb: 0 };
+  for (const [pid, [kind, seconds]] of after) used[kind] += seconds - (before.get(pid)?.[1] ?? 0);
+  const perRequest = (['server', 'postgres', 'ferretdb'] as const).map((kind) =>
+    ms((used[kind] * 1000) / Math.max(result.requests, 1)),
+  );
+  return { load: result, perRequest };
+}
+
 const ms = (value: number) => value.toFixed(1);
 const rate = (value: number) => Math.round(value).toLocaleString('en');
 
@@ -180,15 +227,23 @@ export async function runHttpBenchmark(): Promise<boolean> {
     await intake(port, intakeToken, 4);
 
     const rows: string[][] = [];
+    const processorRows: string[][] = [];
     let worstShare = Number.POSITIVE_INFINITY;
     let loaded = idle;
     for (const connections of CONCURRENCY) {
       const sampler = setInterval(async () => {
         loaded = Math.max(loaded, await rssMiB(first.pid as number).catch(() => 0));
       }, 500);
-      const server = await intake(port, intakeToken, connections);
+      const measured = await withProcessorTime(first.pid as number, () =>
+        intake(port, intakeToken, connections),
+      );
+      const server = measured.load;
       clearInterval(sampler);
-      const bare = await bareCeiling(port, connections);
+      const bareMeasured = await withProcessorTime(first.pid as number, () =>
+        bareCeiling(port, connections),
+      );
+      const bare = bareMeasured.load;
+      processorRows.push([String(connections), ...measured.perRequest, ...bareMeasured.perRequest]);
       const direct = await ceiling(url, connections);
       const share = server.perSecond / direct.perSecond;
       worstShare = Math.min(worstShare, share);
@@ -242,7 +297,7 @@ export async function runHttpBenchmark(): Promise<boolean> {
       '',
       `### Intake against the database ceiling`,
       '',
-      `Each level ran ${SECONDS} s. The server's intake does more than the ceiling's two inserts. It validates and normalises the input, verifies the token, encrypts the document number and scores the risk. In the database it runs five statements: begin; the advisory locks on email, document and phone; the duplicate counts, the watchlist candidates and the reference check in one select; one insert of the application, data key, status history, audit event, chain head and webhook deliveries; commit. The ceiling sends only the application row and its outbox row, through pg, with as many clients as the level. The bare route sends the ceiling's transaction through the server's HTTP stack and pool, with no credentials, validation or intake work, so its share is the most any intake through this server could reach here.`,
+      `Each level ran ${SECONDS} s. Besides the ceiling's two inserts, the server's intake validates and normalises the input, verifies the token, encrypts the document number and scores the risk. It sends five statements to PostgreSQL: begin, the advisory locks on email, document and phone, one select, one insert, and commit. The select counts duplicates, reads the watchlist candidates and checks the reference. The insert writes the application, its data key, status history, audit event, chain head and webhook deliveries. The ceiling sends only the application row and its outbox row through pg, with as many clients as the level. The bare route sends the ceiling's transaction through the server's HTTP stack and pool, with no credentials, validation or intake work. Its share is therefore the most that any intake through this server could reach here.`,
       '',
       markdownTable(
         [
@@ -259,6 +314,21 @@ export async function runHttpBenchmark(): Promise<boolean> {
           'Bare route share',
         ],
         rows,
+      ),
+      '',
+      `Processor time per request in milliseconds, read from /proc during the same runs: the server process, all PostgreSQL processes, and FerretDB, which receives the audit events that the server's relay copies from the outbox.`,
+      '',
+      markdownTable(
+        [
+          'Concurrency',
+          'Intake: server',
+          'Intake: PostgreSQL',
+          'Intake: FerretDB',
+          'Bare route: server',
+          'Bare route: PostgreSQL',
+          'Bare route: FerretDB',
+        ],
+        processorRows,
       ),
       '',
       `### One read through each layer`,

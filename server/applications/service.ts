@@ -110,6 +110,8 @@ export async function assessSubmission(
   };
   // The watchlist candidates are read by the same statement as the counts, in one round trip.
   const candidates = candidateQuery(subject, screening);
+  // NOTE: PostgreSQL plans this statement on every run, because MikroORM sends the values in
+  // the SQL text. Planning is most of its cost; a SQL function would keep the plan.
   const exclude = options.excludeId ? ' and id <> ?' : '';
   const excludeParams = options.excludeId ? [options.excludeId] : [];
   const [row] = await tx.execute<SubmissionLookup[]>(
