@@ -79,7 +79,7 @@ intake('stores the score with every factor', async ({ client }) => {
   assert.is(created.risk?.rulesetVersion, 'intake-2025-10');
 });
 
-intake('ignores status and score sent by the caller', async ({ url }) => {
+intake('rejects status and score sent by the caller', async ({ url }) => {
   const input = {
     ...applicationInput(),
     status: 'approved',
@@ -90,9 +90,8 @@ intake('ignores status and score sent by the caller', async ({ url }) => {
 
   const response = await http(url, 'POST', `${API}/applications`, { json: input });
 
-  assert.is(response.status, 200);
-  assert.is(response.body.status, 'submitted');
-  assert.is(response.body.version, 1);
+  assert.is(response.status, 400);
+  assert.equal(pathsOf(response.body.data.issues), ['risk', 'riskScore', 'status', 'version']);
 });
 
 intake('returns ISO dates over REST', async ({ url }) => {
@@ -118,6 +117,25 @@ intake('checks and masks the date of birth', async ({ url, client }) => {
   const opened = await client.applications.get.query({ id: created.id });
   assert.is(created.applicant.dateOfBirth, '1961');
   assert.is(opened.applicant.dateOfBirth, '1961-03-04');
+});
+
+intake('names unknown fields instead of dropping them', async ({ url, db }) => {
+  const input = applicationInput();
+  const response = await http(url, 'POST', `${API}/applications`, {
+    json: {
+      ...input,
+      applicant: { ...input.applicant, dateOfbirth: '1961-03-04' },
+      document: { ...input.document, expiry: '2030-01-01' },
+    },
+  });
+
+  assert.is(response.status, 400);
+  assert.equal(pathsOf(response.body.data.issues), ['applicant.dateOfbirth', 'document.expiry']);
+  assert.match(response.body.data.issues[0].message, 'not a field');
+  const rows = await db.query('select 1 from applications where external_reference = $1', [
+    input.externalReference,
+  ]);
+  assert.is(rows.rows.length, 0);
 });
 
 intake('names every invalid field over REST', async ({ url }) => {
@@ -247,6 +265,11 @@ intake('lets one of concurrent duplicates win', async ({ url, db }) => {
     input.externalReference,
   ]);
   assert.is(rows.rows.length, 1);
+  // Each rejected request names the stored application, whether the lookup or the unique
+  // index rejected it.
+  for (const response of responses.filter((each) => each.status === 409)) {
+    assert.match(response.body.message, rows.rows[0].id);
+  }
   const events = await db.query(
     'select count(*)::int as n from audit_outbox where application_id = $1',
     [rows.rows[0].id],

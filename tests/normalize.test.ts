@@ -73,6 +73,11 @@ names('rejects bidirectional overrides', () => {
   assert.match(invalidMessage(normalizeName('Anna \u202EBell')), 'U+202E');
 });
 
+names('rejects a zero-width no-break space', () => {
+  assert.match(invalidMessage(normalizeName('Ana\uFEFFLar')), 'U+FEFF');
+  assert.match(invalidMessage(normalizeName('\uFEFFAna Lar')), 'U+FEFF');
+});
+
 names('rejects empty and blank values', () => {
   assert.match(invalidMessage(normalizeName('')), 'empty');
   assert.match(invalidMessage(normalizeName('   ')), 'empty');
@@ -146,6 +151,13 @@ emails('converts internationalised domains to Punycode', () => {
   assert.is(validValue(normalizeEmail('anna@Bücher.de')).address, 'anna@xn--bcher-kva.de');
   assert.is(validValue(normalizeEmail('anna@example.xn--p1ai')).address, 'anna@example.xn--p1ai');
   assert.is(validValue(normalizeEmail('anna@пример.рф')).lookup, 'anna@xn--e1afmkfd.xn--p1ai');
+});
+
+emails('checks the length of the domain in Punycode', () => {
+  // 214 characters as typed, 256 once the domain is in ASCII.
+  const input = `${'a'.repeat(64)}@${Array(7).fill('ü'.repeat(20)).join('.')}.de`;
+  assert.ok(input.length <= 254);
+  assert.match(invalidMessage(normalizeEmail(input)), 'with the domain in ASCII (got 256)');
 });
 
 emails('rejects invalid Punycode domains', () => {

@@ -40,6 +40,9 @@ export function normalizeName(input: string): Normalized<string> {
   if (controls)
     return invalid(`must not contain control characters (found ${codePoint(controls[0])})`);
 
+  // JavaScript's \s matches U+FEFF (zero-width no-break space), which renders blank, so it is
+  // rejected before whitespace is collapsed.
+  if (input.includes('\uFEFF')) return invalid('contains a character that renders blank (U+FEFF)');
   const name = input.normalize('NFC').trim().replace(/\s+/gu, ' ');
   const length = [...name].length;
   if (length === 0) return invalid('must not be empty');
@@ -123,6 +126,12 @@ export function normalizeEmail(input: string): Normalized<NormalizedEmail> {
   if (!DOMAIN.test(domain)) return invalid('has an invalid domain after "@"');
 
   const address = `${local}@${domain}`;
+  // An internationalised domain grows when written in Punycode, so the stored form is checked.
+  if (address.length > EMAIL_MAX_LENGTH) {
+    return invalid(
+      `must be at most ${EMAIL_MAX_LENGTH} characters with the domain in ASCII (got ${address.length})`,
+    );
+  }
   return valid({ address, lookup: address.toLowerCase() });
 }
 

@@ -25,8 +25,10 @@ export const documentType = z
   .enum(DOCUMENT_TYPES)
   .meta({ description: 'Kind of identity document' });
 
+// The intake objects are strict: a field the API does not know, such as a misspelt optional
+// one, is rejected by name instead of dropped.
 const applicantInput = z
-  .object({
+  .strictObject({
     fullName: normalizedString(normalizeName).meta({
       description: 'Full name in any script; NFC-normalised, trimmed, inner whitespace collapsed',
       examples: ['Mele Kaʻahumanu'],
@@ -86,7 +88,7 @@ const applicantInput = z
     return { ...applicant, phone: phone.value };
   });
 
-const documentInput = z.object({
+const documentInput = z.strictObject({
   type: documentType,
   number: normalizedString(normalizeDocumentNumber, 256).meta({
     description:
@@ -100,7 +102,7 @@ const documentInput = z.object({
   }),
 });
 
-export const createApplicationInput = z.object({
+export const createApplicationInput = z.strictObject({
   externalReference: normalizedString(normalizeExternalReference, 1024).meta({
     description:
       'Reference chosen by the submitting system, unique across applications; a repeat is rejected with 409',

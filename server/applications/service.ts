@@ -217,11 +217,7 @@ export class ApplicationService {
           { externalReference: input.externalReference },
         );
         if (existing) {
-          // Only a caller who may see the other application learns its id.
-          const visible =
-            permissionsOf(this.actor.roles ?? []).has('applications.read') ||
-            existing.submittedBy === this.actor.id;
-          throw this.duplicateReference(input.externalReference, visible ? existing.id : null);
+          throw this.duplicateReference(input.externalReference, this.visibleId(existing));
         }
 
         const id = uuidv7();
@@ -303,7 +299,14 @@ export class ApplicationService {
         error instanceof UniqueConstraintViolationException &&
         (error as { constraint?: string }).constraint === 'applications_external_reference_unique'
       ) {
-        throw this.duplicateReference(input.externalReference, null, error);
+        const [existing] = await this.em.execute<{ id: string; submitted_by: string | null }[]>(
+          'select id, submitted_by from applications where external_reference = ?',
+          [input.externalReference],
+        );
+        const id = existing
+          ? this.visibleId({ id: existing.id, submittedBy: existing.submitted_by })
+          : null;
+        throw this.duplicateReference(input.externalReference, id, error);
       }
       throw error;
     }
@@ -343,6 +346,14 @@ export class ApplicationService {
     const nextCursor =
       rows.length > limit && last ? encodeCursor([last.createdAt.toISOString(), last.id]) : null;
     return { items, nextCursor };
+  }
+
+  /** Returns the id of another application if this caller may read it, otherwise null. */
+  private visibleId(existing: { id: string; submittedBy: string | null }): string | null {
+    const visible =
+      permissionsOf(this.actor.roles ?? []).has('applications.read') ||
+      existing.submittedBy === this.actor.id;
+    return visible ? existing.id : null;
   }
 
   private duplicateReference(reference: string, existingId: string | null, cause?: unknown) {

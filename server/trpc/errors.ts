@@ -77,10 +77,21 @@ export function errorDetails(error: TRPCError): ErrorDetails | null {
 export function fieldIssues(error: TRPCError): FieldIssue[] {
   const cause = error.cause;
   if (cause instanceof ZodError) {
-    return cause.issues.map((issue) => ({
-      path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(input)',
-      message: issue.message,
-    }));
+    return cause.issues.flatMap((issue) => {
+      // An unknown field is reported at its own path, so the caller sees which one it was.
+      if (issue.code === 'unrecognized_keys') {
+        return issue.keys.map((key) => ({
+          path: [...issue.path, key].map(String).join('.'),
+          message: 'is not a field of this request',
+        }));
+      }
+      return [
+        {
+          path: issue.path.length > 0 ? issue.path.map(String).join('.') : '(input)',
+          message: issue.message,
+        },
+      ];
+    });
   }
   if (cause instanceof DomainError) return cause.issues;
   return [];
