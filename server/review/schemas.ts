@@ -118,7 +118,7 @@ export const confirmInput = z.object({
 
 export const declineInput = z.object({ ...changeInput, comment: freeText(4000) });
 
-export const resubmitInput = z.object({
+export const resubmitInput = z.strictObject({
   ...changeInput,
   applicant: createApplicationInput.shape.applicant,
   document: createApplicationInput.shape.document,
