@@ -331,6 +331,9 @@ review('a final rejection cannot be resubmitted; one allowing a retry can', asyn
       document: data.document,
     }),
   );
+  const withReference = await trpcIssuePaths(
+    clients.intake.applications.resubmit.mutate({ id: retry.id, version: retry.version, ...data }),
+  );
   const again = await clients.intake.applications.resubmit.mutate({
     id: retry.id,
     version: retry.version,
@@ -338,6 +341,7 @@ review('a final rejection cannot be resubmitted; one allowing a retry can', asyn
     document: data.document,
   });
 
+  assert.equal(withReference, ['externalReference']);
   assert.is(refused.data?.httpStatus, 409);
   assert.match(refused.message, 'without a retry');
   assert.is(again.status, 'submitted');
