@@ -766,6 +766,7 @@ hardening('refuses tRPC batches over the limit', async ({ server }) => {
   );
 
   assert.is(over.status, 400);
+  assert.match(over.body.error.json.message, 'at most 5 calls (got 6)');
   assert.is(within.status, 200);
 });
 

@@ -59,6 +59,23 @@ httpErrors('returns 415 for a body that is not JSON', async ({ url }) => {
   assert.is(asForm.status, 415);
 });
 
+httpErrors('returns 415 for another charset or a compressed body', async ({ url }) => {
+  const body = JSON.stringify(applicationInput());
+  const utf16 = await http(url, 'POST', `${API}/applications`, {
+    body,
+    headers: { 'content-type': 'application/json; charset=UTF-16' },
+  });
+  const gzip = await http(url, 'POST', `${API}/applications`, {
+    body,
+    headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
+  });
+
+  assert.is(utf16.status, 415);
+  assert.match(utf16.body.message, 'charset utf-16');
+  assert.is(gzip.status, 415);
+  assert.match(gzip.body.message, 'Content-Encoding gzip');
+});
+
 httpErrors('accepts JSON with a charset parameter', async ({ url }) => {
   const response = await http(url, 'POST', `${API}/applications`, {
     body: JSON.stringify(applicationInput()),

@@ -97,7 +97,8 @@ const documentInput = z.strictObject({
   }),
   issuingCountry: countryCode().meta({ description: 'Issuing country, ISO 3166-1 alpha-2' }),
   imageUrl: normalizedString(normalizeImageUrl, 4096).meta({
-    description: 'https URL of the document image, without credentials, at most 2048 characters',
+    description:
+      'https URL of the document image, without credentials, at most 2048 characters. It is stored as the WHATWG URL parser writes it, so some characters, non-ASCII ones among them, come back percent-encoded.',
     examples: ['https://files.example.org/documents/123.jpg'],
   }),
 });

@@ -123,6 +123,15 @@ export function buildApp(services: AppServices) {
       return sendError(request, reply, 405, `${request.method} is not allowed on /trpc`);
     }
     const paths = path.slice('/trpc/'.length).split(',');
+    // tRPC reports a batch over its limit as unreadable input, so the limit is checked here.
+    if (paths.length > config.TRPC_MAX_BATCH) {
+      return sendError(
+        request,
+        reply,
+        400,
+        `A batch may hold at most ${config.TRPC_MAX_BATCH} calls (got ${paths.length})`,
+      );
+    }
     const heavy = paths.length > 1 ? paths.find((path) => unbatched.has(path)) : undefined;
     if (heavy) {
       return sendError(request, reply, 400, `${heavy} must be called on its own, not in a batch`);

@@ -87,12 +87,33 @@ export function registerRequestHandling(
     const normalized = contentType.trim().toLowerCase();
     request.headers['content-type'] = normalized;
     const mediaType = normalized.split(';', 1)[0]?.trim();
-    if (METHODS_WITH_BODY.has(request.method) && hasBody && mediaType !== 'application/json') {
+    if (!METHODS_WITH_BODY.has(request.method) || !hasBody) return;
+    if (mediaType !== 'application/json') {
       return sendError(
         request,
         reply,
         415,
         'Unsupported media type; send the body as application/json',
+      );
+    }
+    // The JSON parser reads UTF-8 only, so a body declared in another charset is rejected
+    // here rather than reported as invalid JSON.
+    const charset = /;\s*charset\s*=\s*"?([^";\s]+)/.exec(normalized)?.[1];
+    if (charset !== undefined && charset !== 'utf-8' && charset !== 'utf8') {
+      return sendError(
+        request,
+        reply,
+        415,
+        `Unsupported charset ${charset}; send the body in UTF-8`,
+      );
+    }
+    const encoding = request.headers['content-encoding']?.trim().toLowerCase();
+    if (encoding !== undefined && encoding !== '' && encoding !== 'identity') {
+      return sendError(
+        request,
+        reply,
+        415,
+        `Unsupported Content-Encoding ${encoding}; send the body uncompressed`,
       );
     }
   });
