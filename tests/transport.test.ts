@@ -59,7 +59,7 @@ httpErrors('returns 415 for a body that is not JSON', async ({ url }) => {
   assert.is(asForm.status, 415);
 });
 
-httpErrors('returns 415 for another charset or a compressed body', async ({ url }) => {
+httpErrors('rejects non-UTF-8 and compressed bodies', async ({ url }) => {
   const body = JSON.stringify(applicationInput());
   const utf16 = await http(url, 'POST', `${API}/applications`, {
     body,

@@ -25,8 +25,8 @@ export const documentType = z
   .enum(DOCUMENT_TYPES)
   .meta({ description: 'Kind of identity document' });
 
-// The intake objects are strict: a field the API does not know, such as a misspelt optional
-// one, is rejected by name instead of dropped.
+// The intake objects are strict, so a field the API does not define, such as a misspelt
+// optional one, is rejected by name instead of dropped.
 const applicantInput = z
   .strictObject({
     fullName: normalizedString(normalizeName).meta({

@@ -113,8 +113,8 @@ export function createTokenVerifier(
     requiredClaims: ['exp'],
   };
   // Verified tokens are kept until their expiry, for a minute at most, so a client that sends
-  // many requests with one token pays for the signature check once a minute. A key that the
-  // identity provider withdraws therefore stops working within a minute.
+  // many requests with one token pays for the signature check once a minute. A token signed
+  // with a key that the identity provider withdraws is therefore accepted for up to a minute.
   const verified = new Map<string, { token: VerifiedToken; until: number }>();
   return async (token) => {
     const now = Date.now();

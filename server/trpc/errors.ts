@@ -82,7 +82,7 @@ export function fieldIssues(error: TRPCError): FieldIssue[] {
       if (issue.code === 'unrecognized_keys') {
         return issue.keys.map((key) => ({
           path: [...issue.path, key].map(String).join('.'),
-          message: 'is not a field of this request',
+          message: 'is not a field of this request; check its spelling or remove it',
         }));
       }
       return [
